@@ -1,0 +1,233 @@
+"""Generation request and resource serializers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
+from generations.models import (
+    Clip,
+    ClipState,
+    ErrorCode,
+    Generation,
+    Mode,
+    Operation,
+    Status,
+    VocalGender,
+)
+from generations.selectors import clip_get
+
+CUSTOM_ONLY = ("lyrics", "title", "tags", "auto_lyrics")
+NEWER_MODEL_ONLY = ("vocal_gender", "auto_lyrics")
+
+
+class _ModelChoiceField(StrictChoiceField):
+    """Choices read from settings on each request, so operators configure models, not code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=settings.MUSIC_MODELS, **kwargs)
+
+    def to_internal_value(self, data):
+        self.choices = settings.MUSIC_MODELS
+        return super().to_internal_value(data)
+
+
+class GenerationRequestSerializer(serializers.Serializer):
+    mode = StrictChoiceField(choices=Mode.choices, default=Mode.DESCRIPTION)
+    description = StrictCharField(
+        required=False, help_text="What the music should be like (description mode)."
+    )
+    lyrics = StrictCharField(
+        required=False,
+        help_text="Lyrics with section tags such as [Verse] (custom mode); with auto_lyrics, "
+        "a description the vendor writes lyrics from.",
+    )
+    title = StrictCharField(required=False, help_text="Song title (custom mode).")
+    tags = StrictCharField(required=False, help_text="Style words, e.g. 'lofi, piano' (custom).")
+    negative_tags = StrictCharField(required=False, help_text="Styles to avoid.")
+    auto_lyrics = StrictBooleanField(
+        required=False, default=False, help_text="Let the vendor write lyrics (custom mode)."
+    )
+    instrumental = StrictBooleanField(required=False, default=False)
+    model = _ModelChoiceField(required=False, help_text="Model version; default from settings.")
+    vocal_gender = StrictChoiceField(choices=VocalGender.choices, required=False)
+    operation = StrictChoiceField(choices=Operation.choices, default=Operation.CREATE)
+    source_clip = serializers.UUIDField(
+        required=False, help_text="One of your own clips to extend or cover."
+    )
+    continue_at = StrictFloatField(
+        required=False, min_value=0, help_text="Seconds into the source clip to extend from."
+    )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.setdefault("model", settings.MUSIC_DEFAULT_MODEL)
+        errors: dict[str, list[str]] = {}
+        self._check_mode(attrs, errors)
+        self._check_model_features(attrs, errors)
+        self._check_lengths(attrs, errors)
+        self._check_operation(attrs, errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    @staticmethod
+    def _check_mode(attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        if attrs["mode"] == Mode.DESCRIPTION:
+            if not attrs.get("description", "").strip():
+                errors["description"] = ["This field is required in description mode."]
+            for name in CUSTOM_ONLY:
+                if attrs.get(name):
+                    errors[name] = ["Only allowed in custom mode."]
+        else:
+            if "description" in attrs:
+                errors["description"] = ["Not allowed in custom mode; use lyrics and tags."]
+            if not attrs.get("lyrics", "").strip() and not attrs.get("instrumental"):
+                errors["lyrics"] = ["Required in custom mode unless instrumental is true."]
+
+    @staticmethod
+    def _check_model_features(attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        if attrs["model"] in settings.MUSIC_NEWER_MODELS:
+            return
+        for name in NEWER_MODEL_ONLY:
+            if attrs.get(name):
+                errors[name] = [f"Not supported by model {attrs['model']}."]
+
+    @staticmethod
+    def _check_lengths(attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        limits = settings.MUSIC_LIMITS
+        lyrics_key = "lyrics_newer" if attrs["model"] in settings.MUSIC_NEWER_MODELS else "lyrics"
+        for name, limit in (
+            ("description", limits["description"]),
+            ("lyrics", limits[lyrics_key]),
+            ("title", limits["title"]),
+            ("tags", limits["tags"]),
+            ("negative_tags", limits["negative_tags"]),
+        ):
+            if len(attrs.get(name, "")) > limit:
+                errors.setdefault(name, []).append(
+                    f"Ensure this field has no more than {limit} characters."
+                )
+
+    def _check_operation(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        operation = attrs["operation"]
+        if operation == Operation.CREATE:
+            for name in ("source_clip", "continue_at"):
+                if name in attrs:
+                    errors[name] = ["Only allowed with operation extend or cover."]
+            return
+        if operation == Operation.COVER and "continue_at" in attrs:
+            errors["continue_at"] = ["Only allowed with operation extend."]
+        if operation == Operation.EXTEND and "continue_at" not in attrs:
+            errors["continue_at"] = ["Required with operation extend."]
+        if "source_clip" not in attrs:
+            errors["source_clip"] = [f"Required with operation {operation}."]
+            return
+        try:
+            clip = clip_get(owner=self.context["request"].user, clip_id=attrs["source_clip"])
+        except Clip.DoesNotExist:
+            errors["source_clip"] = ["No clip of yours has this id."]
+            return
+        if clip.state != ClipState.SUCCEEDED:
+            errors["source_clip"] = ["The clip has not finished successfully."]
+        elif (
+            operation == Operation.EXTEND
+            and clip.duration is not None
+            and attrs.get("continue_at", 0) > clip.duration
+        ):
+            errors["continue_at"] = [f"Must be at most the clip's duration ({clip.duration} s)."]
+        attrs["source_clip"] = clip
+
+
+class ClipSerializer(serializers.ModelSerializer):
+    audio_url = serializers.SerializerMethodField(
+        help_text="Short-lived signed URL of the stored audio; null until it is copied."
+    )
+    image_url = serializers.SerializerMethodField(
+        help_text="Short-lived signed URL of the cover; null until it is copied."
+    )
+
+    class Meta:
+        model = Clip
+        fields = (
+            "id",
+            "title",
+            "tags",
+            "lyrics",
+            "duration",
+            "model",
+            "state",
+            "audio_url",
+            "image_url",
+            "created_at",
+        )
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_audio_url(self, clip: Clip) -> str | None:
+        return None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_image_url(self, clip: Clip) -> str | None:
+        return None
+
+
+class GenerationErrorSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=ErrorCode.choices)
+    detail = serializers.CharField()
+
+
+PUBLIC_STATUSES = [s for s in Status.values if s != Status.SUBMITTING]
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    source_clip = serializers.UUIDField(source="source_clip_id", allow_null=True, read_only=True)
+    clips = ClipSerializer(many=True, read_only=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Generation
+        fields = (
+            "id",
+            "status",
+            "mode",
+            "operation",
+            "description",
+            "lyrics",
+            "title",
+            "tags",
+            "negative_tags",
+            "auto_lyrics",
+            "instrumental",
+            "model",
+            "vocal_gender",
+            "source_clip",
+            "continue_at",
+            "clips",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+
+    @extend_schema_field(serializers.ChoiceField(choices=PUBLIC_STATUSES))
+    def get_status(self, generation: Generation) -> str:
+        # `submitting` is a worker's internal step: the vendor does not have the request yet.
+        return Status.QUEUED if generation.status == Status.SUBMITTING else generation.status
+
+    @extend_schema_field(GenerationErrorSerializer(allow_null=True))
+    def get_error(self, generation: Generation) -> dict[str, str] | None:
+        if generation.status != Status.FAILED:
+            return None
+        return {"code": generation.error_code, "detail": generation.error_detail}

@@ -1,0 +1,32 @@
+"""Schema-only serializer documenting the RFC 9457 problem details body."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ProblemSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="A URI naming the problem type, or about:blank.")
+    title = serializers.CharField(help_text="A short summary of the problem type.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(help_text="What went wrong this time, for a human.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors per field (400 only).",
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    descriptions = {
+        400: "Invalid request: `errors` names each field.",
+        401: "No token, or a bad, expired or revoked one.",
+        404: "Not found, or not yours.",
+        409: "The request conflicts with the resource's current state.",
+        413: "Request body too large.",
+        415: "Content-Type must be application/json.",
+        429: "Too many requests; see Retry-After.",
+    }
+    return {
+        status: OpenApiResponse(ProblemSerializer, description=descriptions[status])
+        for status in statuses
+    }

@@ -1,0 +1,71 @@
+"""Services for personal API tokens.
+
+Tokens are 256-bit random secrets, so a single SHA-256 is enough to store them safely (slow
+password hashes guard low-entropy secrets); the plain value exists only in the creation response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from api.models import ApiToken
+
+PREFIX_LENGTH = 8
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(*, user: Any, name: str, expires_at: datetime | None = None) -> IssuedToken:
+    """Create a token; the returned secret is never stored and cannot be shown again."""
+    secret = settings.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=secret[: len(settings.API_TOKEN_PREFIX) + PREFIX_LENGTH],
+        digest=_digest(secret),
+        expires_at=expires_at,
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_authenticate(*, secret: str) -> ApiToken | None:
+    """Return the live token matching `secret`, or None when unknown, revoked or expired."""
+    if not secret.startswith(settings.API_TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=_digest(secret), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    now = timezone.now()
+    if token is None or (token.expires_at is not None and token.expires_at <= now):
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def token_list(*, user: Any):
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)

@@ -1,0 +1,275 @@
+"""Settings for Music Gateway: one module, read from the environment (twelve-factor).
+
+Every variable is optional on a developer machine; production must set SECRET_KEY (with DEBUG off),
+ALLOWED_HOSTS, DATABASE_URL, REDIS_URL and MUSICAPI_KEY. Bad values fail at start-up.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config import embedded_redis
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+
+def _dev_secret_key() -> str:
+    # Persisted so that signed URLs and sessions survive a restart of `make run`.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = _dev_secret_key()
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
+)
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-none-match",
+    "last-event-id",
+    "range",
+)
+CORS_EXPOSE_HEADERS = ("location", "etag", "retry-after", "ratelimit", "ratelimit-policy")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_dramatiq",
+    "generations",
+    "api",
+    "workers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker processes share the file: WAL lets readers run beside the one writer, and
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache and broker ----------------------------------------------------------------
+EMBEDDED_REDIS_DIR = Path(env.str("EMBEDDED_REDIS_DIR", default=str(embedded_redis.DEFAULT_DIR)))
+REDIS_URL = env.str("REDIS_URL", default="")
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_REDIS:
+    # Idempotent: a ping when it already runs, so every process of the service shares one server.
+    REDIS_URL = embedded_redis.ensure_running(EMBEDDED_REDIS_DIR.resolve())
+BROKER_URL = env.str("BROKER_URL", default="") or REDIS_URL
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "mg",
+    }
+}
+
+_broker_scheme = urlsplit(BROKER_URL).scheme
+if _broker_scheme in {"amqp", "amqps"}:
+    _broker = {"BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker", "OPTIONS": {"url": BROKER_URL}}
+elif _broker_scheme in {"redis", "rediss", "unix"}:
+    _broker = {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {"url": BROKER_URL}}
+else:
+    raise ImproperlyConfigured(
+        f"BROKER_URL must be redis://, unix:// or amqp://, not {_broker_scheme!r}"
+    )
+
+DRAMATIQ_BROKER = {
+    **_broker,
+    # Listed explicitly: django-dramatiq's default names dramatiq.middleware.Prometheus, which
+    # Dramatiq 2 no longer ships.
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.ShutdownNotifications",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Pipelines",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+
+# --- The vendor -----------------------------------------------------------------------------
+MUSICAPI_KEY = env.str("MUSICAPI_KEY", default="")
+SANDBOX = not MUSICAPI_KEY
+SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
+SIMULATOR_KEY = "sandbox"
+VENDOR_BASE_URL = "https://api.musicapi.ai/api/v1"
+VENDOR_MEDIA_HOSTS = ["cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai", "cdn.musicapi.ai"]
+_simulator_url = f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/api/v1"
+MUSICAPI_BASE_URL = env.str(
+    "MUSICAPI_BASE_URL", default=_simulator_url if SANDBOX else VENDOR_BASE_URL
+).rstrip("/")
+MUSICAPI_MEDIA_HOSTS = env.list(
+    "MUSICAPI_MEDIA_HOSTS",
+    default=[*VENDOR_MEDIA_HOSTS, f"{SIMULATOR_HOST}:{SIMULATOR_PORT}"]
+    if SANDBOX
+    else VENDOR_MEDIA_HOSTS,
+)
+MUSICAPI_TIMEOUT_S = (env.float("MUSICAPI_CONNECT_TIMEOUT_S", default=5.0), 30.0)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+# --- Generation requests: the vendor's limits, checked before anything is queued ------------
+MUSIC_MODELS = env.list(
+    "MUSIC_MODELS", default=["sonic-v3-5", "sonic-v4", "sonic-v4-5", "sonic-v4-5-plus", "sonic-v5"]
+)
+MUSIC_DEFAULT_MODEL = env.str("MUSIC_DEFAULT_MODEL", default="sonic-v5")
+# Models that take vocal_gender and auto_lyrics, and the longer lyrics limit.
+MUSIC_NEWER_MODELS = env.list(
+    "MUSIC_NEWER_MODELS", default=["sonic-v4-5", "sonic-v4-5-plus", "sonic-v5"]
+)
+MUSIC_LIMITS = {
+    "description": env.int("MUSIC_DESCRIPTION_MAX", default=400),
+    "lyrics": env.int("MUSIC_LYRICS_MAX", default=3000),
+    "lyrics_newer": env.int("MUSIC_LYRICS_NEWER_MAX", default=5000),
+    "title": env.int("MUSIC_TITLE_MAX", default=80),
+    "tags": env.int("MUSIC_TAGS_MAX", default=200),
+    "negative_tags": env.int("MUSIC_NEGATIVE_TAGS_MAX", default=200),
+}
+if MUSIC_DEFAULT_MODEL not in MUSIC_MODELS:
+    raise ImproperlyConfigured(f"MUSIC_DEFAULT_MODEL {MUSIC_DEFAULT_MODEL!r} is not a MUSIC_MODEL")
+
+# --- HTTP API -------------------------------------------------------------------------------
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
+API_TOKEN_PREFIX = "mg_"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Music Gateway API",
+    "DESCRIPTION": (
+        "Generate music through MusicAPI without blocking and without the vendor key. "
+        "Create a generation (202 Accepted), then follow it until its clips are ready. "
+        "Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+}
+
+# --- Static files, i18n ---------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = DEBUG
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True

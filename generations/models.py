@@ -1,0 +1,129 @@
+"""The domain's tables: a generation (one request for music) and the clips it produced."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Mode(models.TextChoices):
+    DESCRIPTION = "description"
+    CUSTOM = "custom"
+
+
+class Operation(models.TextChoices):
+    CREATE = "create"
+    EXTEND = "extend"
+    COVER = "cover"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    # Internal: a worker holds the submission; shown to clients as queued.
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+
+
+class ErrorCode(models.TextChoices):
+    REJECTED = "rejected"
+    UNAVAILABLE = "unavailable"
+    TIMED_OUT = "timed_out"
+    INTERNAL = "internal"
+
+
+class VocalGender(models.TextChoices):
+    FEMALE = "f"
+    MALE = "m"
+
+
+class Generation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+
+    # What was asked for.
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.DESCRIPTION)
+    operation = models.CharField(max_length=16, choices=Operation.choices, default=Operation.CREATE)
+    description = models.TextField(blank=True)
+    lyrics = models.TextField(blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    tags = models.CharField(max_length=400, blank=True)
+    negative_tags = models.CharField(max_length=400, blank=True)
+    auto_lyrics = models.BooleanField(default=False)
+    instrumental = models.BooleanField(default=False)
+    model = models.CharField(max_length=32)
+    vocal_gender = models.CharField(max_length=1, choices=VocalGender.choices, blank=True)
+    source_clip = models.ForeignKey(
+        "Clip", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived"
+    )
+    continue_at = models.FloatField(null=True, blank=True)
+
+    # Where it stands.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    vendor_task_id = models.CharField(max_length=128, blank=True)
+    error_code = models.CharField(max_length=16, choices=ErrorCode.choices, blank=True)
+    error_detail = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),
+            models.Index(fields=["status", "updated_at"], name="generation_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class ClipState(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    STREAMING = "streaming"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Clip(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="clips")
+    vendor_clip_id = models.CharField(max_length=128)
+    state = models.CharField(max_length=16, choices=ClipState.choices, default=ClipState.PENDING)
+    title = models.CharField(max_length=200, blank=True)
+    tags = models.CharField(max_length=400, blank=True)
+    lyrics = models.TextField(blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    model = models.CharField(max_length=32, blank=True)
+    error_detail = models.TextField(blank=True)
+    # The vendor's CDN links: internal, never shown to clients.
+    vendor_audio_url = models.URLField(max_length=1000, blank=True)
+    vendor_image_url = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "vendor_clip_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "vendor_clip_id"], name="clip_unique_per_generation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title or self.vendor_clip_id} ({self.state})"

@@ -1,0 +1,48 @@
+"""The generation state machine: the only code that changes `Generation.status`.
+
+Every move is one conditional UPDATE (`... WHERE id = %s AND status IN (expected)`), so two racing
+workers, a worker and a cancel, or a redelivered message can never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils import timezone
+
+from generations.models import TERMINAL_STATUSES, Generation, Status
+
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.SUBMITTING, Status.FAILED, Status.CANCELED}),
+    # Back to queued when the submission failed transiently before the vendor accepted it.
+    Status.SUBMITTING: frozenset({Status.QUEUED, Status.RUNNING, Status.FAILED, Status.CANCELED}),
+    Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED}),
+}
+
+
+class IllegalTransition(ValueError):
+    """A move the state machine does not allow (a programming error, not a race)."""
+
+
+def transition(
+    *, generation_id: Any, expected: Status | Iterable[Status], to: Status, **fields: Any
+) -> bool:
+    """Move a generation from one of `expected` to `to`, writing `fields` in the same UPDATE.
+
+    Returns False when the row was not in an expected status (someone else moved it first, or
+    it is gone); the caller decides whether that is fine.
+    """
+    expected = {expected} if isinstance(expected, str) else set(expected)
+    for status in expected:
+        if to not in ALLOWED.get(status, frozenset()):
+            raise IllegalTransition(f"{status} -> {to}")
+    now = timezone.now()
+    if to == Status.RUNNING:
+        fields.setdefault("started_at", now)
+    if to in TERMINAL_STATUSES:
+        fields.setdefault("finished_at", now)
+    updated = Generation.objects.filter(pk=generation_id, status__in=expected).update(
+        status=to, updated_at=now, **fields
+    )
+    return updated == 1
