@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -106,6 +107,8 @@ def _json(body: dict[str, Any]) -> JsonResponse:
 
 
 def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        return _json(problem(413, "The request body is too large."))
     return _json(problem(400, "The request could not be understood."))
 
 

@@ -1,0 +1,80 @@
+"""Shared fixtures: named users (alice, bob) with API clients, and the real broker."""
+
+from __future__ import annotations
+
+import dramatiq
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from api.tokens import token_create
+from generations import dispatch
+from tests.factories import ClipFactory, GenerationFactory
+
+
+class RecordingMiddleware(dramatiq.Middleware):
+    """Notes each message the real broker accepted."""
+
+    def __init__(self) -> None:
+        self.messages: list[dramatiq.Message] = []
+
+    def after_enqueue(self, broker, message, delay):
+        self.messages.append(message)
+
+
+@pytest.fixture
+def broker():
+    """The configured broker (real Redis), emptied after the test."""
+    broker = dramatiq.get_broker()
+    broker.declare_queue(dispatch.QUEUE)  # flush_all empties declared queues only
+    broker.flush_all()
+    yield broker
+    broker.flush_all()
+
+
+@pytest.fixture
+def sent_messages(broker):
+    recorder = RecordingMiddleware()
+    broker.add_middleware(recorder)
+    yield recorder.messages
+    broker.middleware.remove(recorder)
+
+
+def _user(username: str):
+    return get_user_model().objects.create_user(username=username)
+
+
+@pytest.fixture
+def alice(db):
+    return _user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return _user("bob")
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='t').secret}")
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> APIClient:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> APIClient:
+    return _client_for(bob)
+
+
+@pytest.fixture
+def generation_factory():
+    return GenerationFactory
+
+
+@pytest.fixture
+def clip_factory():
+    return ClipFactory
