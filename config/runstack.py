@@ -78,9 +78,11 @@ def _commands(conf: dict) -> dict[str, list[str]]:
 
 
 def _stop(children: dict[str, subprocess.Popen]) -> None:
-    for proc in children.values():
+    # SIGTERM to each leader only: rundramatiq and uvicorn then stop their own children
+    # gracefully; whatever is left of a group after the grace period is killed.
+    for proc in reversed(children.values()):
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()
     deadline = time.monotonic() + SHUTDOWN_GRACE_S
     for proc in children.values():
         with suppress(subprocess.TimeoutExpired):
