@@ -171,6 +171,10 @@ SANDBOX = not MUSICAPI_KEY
 SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
 SIMULATOR_KEY = "sandbox"
+SIMULATOR_READY_AFTER_S = env.float("SIMULATOR_READY_AFTER_S", default=60.0)
+SIMULATOR_CREDITS = env.int("SIMULATOR_CREDITS", default=1_000_000)
+SIMULATOR_CLIP_DURATION_S = env.float("SIMULATOR_CLIP_DURATION_S", default=30.0)
+SIMULATOR_FAULTS = env.str("SIMULATOR_FAULTS", default="{}")  # JSON, see FaultProfile
 VENDOR_BASE_URL = "https://api.musicapi.ai/api/v1"
 VENDOR_MEDIA_HOSTS = ["cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai", "cdn.musicapi.ai"]
 _simulator_url = f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/api/v1"

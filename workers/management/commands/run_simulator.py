@@ -1,0 +1,58 @@
+"""Run the vendor simulator alone: `python manage.py run_simulator [--port N] [--key K]`."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from workers.musicapi.simulator import FaultProfile, Simulator
+from workers.musicapi.simulator.server import build_server
+
+
+class Command(BaseCommand):
+    help = "Serve the MusicAPI simulator (the sandbox vendor) over HTTP."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=settings.SIMULATOR_HOST)
+        parser.add_argument("--port", type=int, default=settings.SIMULATOR_PORT)
+        parser.add_argument("--key", default=settings.SIMULATOR_KEY, help="The accepted API key.")
+        parser.add_argument(
+            "--ready-after",
+            type=float,
+            default=settings.SIMULATOR_READY_AFTER_S,
+            help="Seconds from create until a task's clips are final.",
+        )
+        parser.add_argument("--credits", type=int, default=settings.SIMULATOR_CREDITS)
+        parser.add_argument(
+            "--clip-duration", type=float, default=settings.SIMULATOR_CLIP_DURATION_S
+        )
+        parser.add_argument(
+            "--faults",
+            default=settings.SIMULATOR_FAULTS,
+            help='Fault rates as JSON, e.g. \'{"server_error": 0.05, "rate_limit": 0.02}\'.',
+        )
+
+    def handle(self, *args, host, port, key, ready_after, credits, clip_duration, faults, **opts):
+        try:
+            profile = FaultProfile.from_json(faults)
+        except (ValueError, TypeError) as exc:
+            raise CommandError(f"--faults: {exc}") from exc
+        simulator = Simulator(
+            key=key,
+            ready_after_s=ready_after,
+            credits=credits,
+            faults=profile,
+            clip_duration_s=clip_duration,
+        )
+        server = build_server(simulator, host, port)
+        self.stdout.write(
+            f"MusicAPI simulator on {simulator.public_url}/api/v1 (key {key!r}, "
+            f"ready after {ready_after:g} s)",
+        )
+        self.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()

@@ -1,0 +1,507 @@
+"""The simulated vendor as a WSGI application."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import requests
+
+from workers.musicapi.simulator import media
+from workers.musicapi.simulator.faults import FaultProfile, markers
+
+logger = logging.getLogger(__name__)
+
+API = "/api/v1"
+MODELS = ("sonic-v3-5", "sonic-v4", "sonic-v4-5", "sonic-v4-5-plus", "sonic-v5")
+OLDER_MODELS = ("sonic-v3-5", "sonic-v4")
+COSTS = {"create_music": 15, "extend_music": 15, "cover_music": 15, "concat_music": 2}
+CLIPS_PER_TASK = 2
+CALL_LOG_MAX = 200_000
+WEBHOOK_TIMEOUT_S = 10.0
+
+# Where a task stands, as fractions of its time to ready.
+PHASE_202 = 0.15
+PHASE_NOT_READY = 0.35
+PHASE_STREAMING = 0.65
+
+
+@dataclass
+class Task:
+    id: str
+    created_at: float
+    ready_after_s: float
+    payload: dict[str, Any]
+    markers: set[str]
+    clip_ids: list[str]
+    failed: set[int] = field(default_factory=set)
+    polls: int = 0
+    created_iso: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+class Simulator:
+    """The vendor's HTTP API, in memory.
+
+    :param key: the only Bearer key accepted (default "sandbox").
+    :param ready_after_s: seconds from create until a task's clips are all final.
+    :param credits: starting balance; each create costs 15.
+    :param faults: random fault rates (see FaultProfile).
+    :param clip_duration_s: the duration every clip reports and its audio lasts.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: str = "sandbox",
+        ready_after_s: float = 60.0,
+        credits: int = 1_000_000,
+        faults: FaultProfile | None = None,
+        clip_duration_s: float = 30.0,
+    ) -> None:
+        self.key = key
+        self.ready_after_s = ready_after_s
+        self.credits = credits
+        self.faults = faults or FaultProfile()
+        self.clip_duration_s = clip_duration_s
+        self._rng = self.faults.rng()
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+        self._clips: dict[str, tuple[Task, int]] = {}
+        self._seen_prompts: set[str] = set()
+        self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
+        self.webhooks: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
+
+    # --- WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response):
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        status, headers, body, task_id = self._route(environ, method, path)
+        if isinstance(body, dict | list):
+            body = json.dumps(body).encode()
+            headers = [("Content-Type", "application/json"), *headers]
+        elif isinstance(body, str):
+            body = body.encode()
+            headers = [("Content-Type", "text/html"), *headers]
+        if not path.startswith("/_simulator"):
+            with self._lock:
+                self.calls.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "task_id": task_id,
+                        "at": time.time(),
+                    }
+                )
+        headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+        return [body] if method != "HEAD" else [b""]
+
+    def _route(self, environ, method: str, path: str):
+        if path.startswith("/media/"):
+            return (*self._media(environ, path), None)
+        if path.startswith("/_simulator/"):
+            return (*self._control(environ, method, path), None)
+        if not path.startswith(API):
+            return 404, [], {"code": 404, "message": "Not Found"}, None
+        denied = self._authenticate(environ)
+        if denied:
+            return 401, [], denied, None
+        route = path[len(API) :]
+        if route == "/sonic/create" and method == "POST":
+            return self._create(environ)
+        if route.startswith("/sonic/task") and method == "GET":
+            return self._status(route.removeprefix("/sonic/task").strip("/"))
+        if route == "/get-credits" and method == "GET":
+            return 200, [], {"credits": self.credits, "extra_credits": 0}, None
+        return 404, [], {"code": 404, "message": "Not Found"}, None
+
+    def _authenticate(self, environ) -> dict | None:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return {"code": 401, "message": "Authorization header is missing."}
+        scheme, _, key = header.partition(" ")
+        if scheme != "Bearer" or not key:
+            return {"code": 401, "message": "Invalid authorization format."}
+        if not hmac.compare_digest(key.encode(), self.key.encode()):
+            return {"code": 401, "message": "Invalid API key."}
+        return None
+
+    # --- random faults -------------------------------------------------------------------------
+
+    def _random_fault(self, task: Task | None = None):
+        faults = self.faults
+        with self._lock:
+            slow = self._rng.random() < faults.slow
+            server_error = self._rng.random() < faults.server_error
+            rate_limited = self._rng.random() < faults.rate_limit
+        if slow or (task and "slow" in task.markers):
+            time.sleep(faults.slow_s)
+        if server_error:
+            return 500, [], {"code": 500, "message": "Internal Server Error"}
+        if rate_limited:
+            return _too_many(faults.retry_after_s)
+        return None
+
+    # --- create ----------------------------------------------------------------------------------
+
+    def _create(self, environ):
+        fault = self._random_fault()
+        if fault:
+            return (*fault, None)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            payload = json.loads(environ["wsgi.input"].read(length) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return 400, [], {"code": 400, "message": "Invalid JSON body."}, None
+        if not isinstance(payload, dict):
+            return 400, [], {"code": 400, "message": "Invalid JSON body."}, None
+        problem = _validate(payload)
+        if problem:
+            return 400, [], {"code": 400, "message": problem}, None
+        prompt = " ".join(
+            str(payload.get(name) or "") for name in ("gpt_description_prompt", "prompt", "tags")
+        )
+        found = markers(prompt)
+        answer = self._create_marker_answer(found, prompt)
+        if answer:
+            return (*answer, None)
+        with self._lock:
+            moderated = self._rng.random() < self.faults.moderation
+        if moderated:
+            return (
+                403,
+                [],
+                {"code": 403, "message": "The song description needs moderation review."},
+                None,
+            )
+        cost = COSTS[payload.get("task_type", "create_music")]
+        with self._lock:
+            if self.credits < cost:
+                return 403, [], {"code": 403, "message": _NO_CREDITS}, None
+            self.credits -= cost
+            task = Task(
+                id=str(uuid.uuid4()),
+                created_at=time.monotonic(),
+                ready_after_s=self.ready_after_s,
+                payload=payload,
+                markers=found,
+                clip_ids=[str(uuid.uuid4()) for _ in range(CLIPS_PER_TASK)],
+            )
+            if "failed" in found:
+                task.failed = set(range(CLIPS_PER_TASK))
+            elif "clip-failed" in found or self._rng.random() < self.faults.failed_clip:
+                task.failed = {CLIPS_PER_TASK - 1}
+            self._tasks[task.id] = task
+            for index, clip_id in enumerate(task.clip_ids):
+                self._clips[clip_id] = (task, index)
+        self._schedule_webhook(task, environ)
+        return 200, [], {"message": "success", "task_id": task.id}, task.id
+
+    def _create_marker_answer(self, found: set[str], prompt: str):
+        if "moderation" in found:
+            return (
+                403,
+                [],
+                {"code": 403, "message": "The song description needs moderation review."},
+            )
+        if "copyright" in found:
+            return (
+                403,
+                [],
+                {
+                    "code": 403,
+                    "message": "The lyrics contain copyrighted content: 'Yesterday, all my'",
+                },
+            )
+        if "no-credits" in found:
+            return 403, [], {"code": 403, "message": _NO_CREDITS}
+        if "no-subscription" in found:
+            return 403, [], {"code": 403, "message": "No active subscription, please subscribe."}
+        if "create-code-error" in found:
+            return (
+                200,
+                [],
+                {"code": 400, "message": "The 'mv' field is invalid for this operation."},
+            )
+        if "create-garbage" in found:
+            return 200, [], "<html><body>Bad gateway</body></html>"
+        for marker, answer in (
+            ("create-500", (500, [], {"code": 500, "message": "Internal Server Error"})),
+            ("create-429", _too_many(self.faults.retry_after_s)),
+        ):
+            if marker in found:
+                with self._lock:
+                    first = (marker, prompt) not in self._seen_prompts
+                    self._seen_prompts.add((marker, prompt))
+                if first:
+                    return answer
+        return None
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def _status(self, task_id: str):
+        if not task_id:
+            return 400, [], {"code": 400, "message": "missing task id."}, None
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task:
+                task.polls += 1
+        if task is None:
+            return 400, [], {"code": 400, "message": "task not found."}, task_id
+        fault = self._random_fault(task)
+        if fault:
+            return (*fault, task_id)
+        if task.polls == 1 and "poll-500" in task.markers:
+            return 500, [], {"code": 500, "message": "Internal Server Error"}, task_id
+        if task.polls == 1 and "poll-429" in task.markers:
+            return (*_too_many(self.faults.retry_after_s), task_id)
+        if "poll-garbage" in task.markers:
+            return 200, [], "<html>upstream timeout</html>", task_id
+        progress = self._progress(task)
+        if progress < PHASE_202:
+            return 202, [], {"code": 202, "message": "processing"}, task_id
+        if progress < PHASE_NOT_READY:
+            return 200, [], {"type": "not_ready", "message": "Task is not ready yet."}, task_id
+        return 200, [], self._task_body(task, progress), task_id
+
+    def _progress(self, task: Task) -> float:
+        if "never" in task.markers:
+            return min(0.9, (time.monotonic() - task.created_at) / max(task.ready_after_s, 1e-6))
+        if task.ready_after_s <= 0:
+            return 1.0
+        return (time.monotonic() - task.created_at) / task.ready_after_s
+
+    def _task_body(self, task: Task, progress: float) -> dict[str, Any]:
+        return {
+            "code": 200,
+            "message": "success",
+            "data": [self._clip(task, index, progress) for index in range(CLIPS_PER_TASK)],
+        }
+
+    def _clip(self, task: Task, index: int, progress: float) -> dict[str, Any]:
+        payload = task.payload
+        clip_id = task.clip_ids[index]
+        custom = bool(payload.get("custom_mode"))
+        if progress >= 1.0:
+            state = "failed" if index in task.failed else "succeeded"
+        elif progress >= PHASE_STREAMING and index == 0 and 0 not in task.failed:
+            state = "streaming"
+        else:
+            state = "running" if progress >= (PHASE_NOT_READY + PHASE_STREAMING) / 2 else "pending"
+        playable = state in ("streaming", "succeeded")
+        clip = {
+            "clip_id": clip_id,
+            "state": state,
+            "title": payload.get("title") or f"Sandbox song {task.id[:8]}",
+            "tags": payload.get("tags") or "sandbox, simulated",
+            "lyrics": payload.get("prompt") if custom else "[Verse]\nA simulated song",
+            "image_url": self._media_url(clip_id, "png") if playable else "",
+            "audio_url": self._media_url(clip_id, "wav") if playable else "",
+            "video_url": "",
+            "created_at": task.created_iso,
+            "mv": payload.get("mv"),
+            "gpt_description_prompt": None if custom else payload.get("gpt_description_prompt"),
+            # One clip reports an integer, the other a float, as the vendor's pages disagree.
+            "duration": int(self.clip_duration_s) if index == 0 else float(self.clip_duration_s),
+        }
+        if state == "failed":
+            clip["error_message"] = "Generation failed: the model could not render this clip."
+        return clip
+
+    def _media_url(self, clip_id: str, extension: str) -> str:
+        return f"{self.public_url}/media/{clip_id}.{extension}"
+
+    public_url = "http://127.0.0.1:8765"  # set by the server to where it listens
+
+    # --- media -----------------------------------------------------------------------------------
+
+    def _media(self, environ, path: str):
+        name = path.removeprefix("/media/")
+        clip_id, _, extension = name.rpartition(".")
+        with self._lock:
+            known = self._clips.get(clip_id)
+        if known is None or extension not in ("wav", "png"):
+            return 404, [], {"code": 404, "message": "Not Found"}
+        index = known[1]
+        if extension == "wav":
+            content = media.tone_wav(self.clip_duration_s, 440.0 + 220.0 * index)
+            content_type = "audio/wav"
+        else:
+            content = media.cover_png((40 + 80 * index, 90, 160))
+            content_type = "image/png"
+        headers = [("Content-Type", content_type), ("Accept-Ranges", "bytes")]
+        wanted = media.byte_range(environ.get("HTTP_RANGE"), len(content))
+        if wanted == "unsatisfiable":
+            return 416, [*headers, ("Content-Range", f"bytes */{len(content)}")], b""
+        if wanted is None:
+            return 200, headers, content
+        start, end = wanted
+        headers.append(("Content-Range", f"bytes {start}-{end}/{len(content)}"))
+        return 206, headers, content[start : end + 1]
+
+    # --- webhooks --------------------------------------------------------------------------------
+
+    def _schedule_webhook(self, task: Task, environ) -> None:
+        url = task.payload.get("webhook_url")
+        if not url or "never" in task.markers:
+            return
+        delay = max(0.0, task.ready_after_s) + 0.05
+        timer = threading.Timer(delay, self._deliver_webhook, args=(task,))
+        timer.daemon = True
+        timer.start()
+
+    def _deliver_webhook(self, task: Task) -> None:
+        with self._lock:
+            lost = "lost-webhook" in task.markers or self._rng.random() < self.faults.lost_webhook
+        event = "song.failed" if len(task.failed) == CLIPS_PER_TASK else "song.completed"
+        record = {"task_id": task.id, "event": event, "lost": lost, "at": time.time()}
+        self.webhooks.append(record)
+        if lost:
+            return
+        body = json.dumps({**self._task_body(task, 1.0), "event": event}).encode()
+        headers = sign_webhook(body, str(task.payload.get("webhook_secret") or ""))
+        headers["X-Webhook-Event"] = event
+        try:
+            response = requests.post(
+                task.payload["webhook_url"], data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S
+            )
+            record["status"] = response.status_code
+        except requests.RequestException as exc:
+            record["status"] = None
+            logger.warning("simulator webhook for %s failed: %s", task.id, type(exc).__name__)
+
+    # --- control (not part of the vendor's API) ----------------------------------------------
+
+    def _control(self, environ, method: str, path: str):
+        if path == "/_simulator/calls":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            with self._lock:
+                calls = list(self.calls)
+            if "task_id" in query:
+                calls = [c for c in calls if c["task_id"] == query["task_id"][0]]
+            return 200, [], {"calls": calls, "webhooks": list(self.webhooks)}
+        if path == "/_simulator/config" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                data = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                self.configure(**data)
+            except (ValueError, TypeError) as exc:
+                return 400, [], {"error": str(exc)}
+        if path == "/_simulator/config":
+            return (
+                200,
+                [],
+                {
+                    "ready_after_s": self.ready_after_s,
+                    "credits": self.credits,
+                    "faults": self.faults.as_dict(),
+                },
+            )
+        return 404, [], {"code": 404, "message": "Not Found"}
+
+    def configure(
+        self,
+        *,
+        ready_after_s: float | None = None,
+        credits: int | None = None,
+        faults: dict | None = None,
+    ) -> None:
+        with self._lock:
+            if ready_after_s is not None:
+                self.ready_after_s = float(ready_after_s)
+            if credits is not None:
+                self.credits = int(credits)
+            if faults is not None:
+                self.faults = FaultProfile.from_json(json.dumps(faults))
+                self._rng = self.faults.rng()
+
+    def creates(self) -> int:
+        """How many creates the simulator accepted (the vendor's bill)."""
+        with self._lock:
+            return sum(
+                1 for c in self.calls if c["path"].endswith("/sonic/create") and c["status"] == 200
+            )
+
+
+def sign_webhook(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The vendor's webhook headers: HMAC-SHA256(secret, "{timestamp}.{raw body}")."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    event_id = str(uuid.uuid4())
+    return {
+        "Content-Type": "application/json",
+        "X-Webhook-Id": event_id,
+        "Idempotency-Key": event_id,
+        "X-Webhook-Timestamp": str(timestamp),
+        "X-Webhook-Signature": f"sha256={digest.hexdigest()}",
+    }
+
+
+def _validate(payload: dict[str, Any]) -> str | None:
+    """The vendor's validation messages, for the cases the contract lists."""
+    task_type = payload.get("task_type", "create_music")
+    if task_type not in COSTS:
+        return "The 'task_type' field is invalid."
+    if task_type in ("extend_music", "cover_music", "concat_music") and not payload.get(
+        "continue_clip_id"
+    ):
+        return "The 'continue_clip_id' field is required."
+    if task_type == "concat_music":
+        return None
+    if task_type == "extend_music" and not isinstance(payload.get("continue_at"), int | float):
+        return "The 'continue_at' field is required."
+    model = payload.get("mv")
+    if model not in MODELS:
+        return f"The 'mv' field is invalid, it must be one of {', '.join(MODELS)}."
+    if not isinstance(payload.get("custom_mode"), bool):
+        return "The 'custom_mode' field is required."
+    if payload["custom_mode"]:
+        limit = 3000 if model in OLDER_MODELS else 5000
+        if len(str(payload.get("prompt") or "")) > limit:
+            return f"The prompt character length should be less than {limit}."
+        if len(str(payload.get("title") or "")) > 80:
+            return "The title character length should be less than 80."
+        if len(str(payload.get("tags") or "")) > 200:
+            return "The tags character length should be less than 200."
+    else:
+        description = str(payload.get("gpt_description_prompt") or "")
+        if not description:
+            return "The 'gpt_description_prompt' field is required."
+        if len(description) > 400:
+            return "The gpt_description_prompt character length should be less than 400."
+    return None
+
+
+def _too_many(retry_after_s: float):
+    return (
+        429,
+        [("Retry-After", str(max(1, round(retry_after_s))))],
+        {"code": 429, "message": "Too many requests, please slow down."},
+    )
+
+
+_NO_CREDITS = "The remaining credits are not enough, please recharge your account."
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    206: "Partial Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
