@@ -1,10 +1,19 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from api.views.generations import GenerationViewSet
+from api.views.hooks import MusicApiWebhookView
 from api.views.tokens import TokenViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("generations", GenerationViewSet, basename="generation")
 router.register("tokens", TokenViewSet, basename="token")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path(
+        "hooks/musicapi/<uuid:generation_id>",
+        MusicApiWebhookView.as_view(),
+        name="musicapi-webhook",
+    ),
+]

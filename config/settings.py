@@ -161,6 +161,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "periodiq.PeriodiqMiddleware",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -279,3 +280,25 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# --- Workers: submission, polling, retries, reconciliation (seconds unless named _ms) -------
+# The first poll comes near the expected generation time, then every 15-25 s (the vendor's
+# recommendation) with jitter; the sandbox polls faster so a demo feels live.
+GENERATION_EXPECTED_S = env.float(
+    "GENERATION_EXPECTED_S", default=SIMULATOR_READY_AFTER_S if SANDBOX else 90.0
+)
+POLL_INTERVAL_MIN_S = env.float("POLL_INTERVAL_MIN_S", default=3.0 if SANDBOX else 15.0)
+POLL_INTERVAL_MAX_S = env.float("POLL_INTERVAL_MAX_S", default=5.0 if SANDBOX else 25.0)
+GENERATION_DEADLINE_S = env.float("GENERATION_DEADLINE_S", default=20 * 60.0)
+# How long a worker may hold a submission before the reconciler assumes it died.
+SUBMIT_LEASE_S = env.float("SUBMIT_LEASE_S", default=120.0)
+SUBMIT_MAX_ATTEMPTS = env.int("SUBMIT_MAX_ATTEMPTS", default=3)
+RETRY_MAX_RETRIES = env.int("RETRY_MAX_RETRIES", default=8)
+RETRY_MIN_BACKOFF_MS = env.int("RETRY_MIN_BACKOFF_MS", default=2_000)
+RETRY_MAX_BACKOFF_MS = env.int("RETRY_MAX_BACKOFF_MS", default=120_000)
+# A step this late past its due time is treated as lost and sent again.
+RECONCILE_GRACE_S = env.float("RECONCILE_GRACE_S", default=120.0)
+RECONCILE_BATCH = env.int("RECONCILE_BATCH", default=500)
+WEBHOOK_TOLERANCE_S = env.int("WEBHOOK_TOLERANCE_S", default=300)
+if not 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S:
+    raise ImproperlyConfigured("Need 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S.")

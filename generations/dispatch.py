@@ -10,9 +10,11 @@ import dramatiq
 
 QUEUE = "generations"
 SUBMIT_GENERATION = "submit_generation"
+POLL_GENERATION = "poll_generation"
+GIVE_UP_GENERATION = "give_up_generation"
 
 
-def send(actor_name: str, *args: str, delay_ms: int | None = None) -> dramatiq.Message:
+def send(actor_name: str, *args: str | int, delay_ms: int | None = None) -> dramatiq.Message:
     """Enqueue a message for `actor_name` on the generations queue; `delay_ms` in milliseconds."""
     message = dramatiq.Message(
         queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={}

@@ -70,6 +70,13 @@ class Generation(models.Model):
     # Where it stands.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     vendor_task_id = models.CharField(max_length=128, blank=True)
+    # Workers' bookkeeping: when the next step is due (the reconciler looks for overdue ones),
+    # which poll message is current (older duplicates are dropped), how often submission was
+    # attempted, and the per-generation secret that signs vendor webhooks.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    poll_seq = models.PositiveIntegerField(default=0)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    webhook_secret = models.CharField(max_length=64, blank=True)
     error_code = models.CharField(max_length=16, choices=ErrorCode.choices, blank=True)
     error_detail = models.TextField(blank=True)
 
@@ -82,7 +89,7 @@ class Generation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),
-            models.Index(fields=["status", "updated_at"], name="generation_status_updated"),
+            models.Index(fields=["status", "next_check_at"], name="generation_status_due"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,12 @@ from rest_framework.test import APIClient
 from api.tokens import token_create
 from generations import dispatch
 from tests.factories import ClipFactory, GenerationFactory
+from workers.musicapi.client import MusicApiClient
+from workers.musicapi.simulator import Simulator
+from workers.musicapi.simulator.server import start_in_thread
+from workers.upstream import MusicApiUpstream
+
+SIMULATOR_KEY = "test-key-0123456789"
 
 
 class RecordingMiddleware(dramatiq.Middleware):
@@ -78,3 +84,22 @@ def generation_factory():
 @pytest.fixture
 def clip_factory():
     return ClipFactory
+
+
+@pytest.fixture
+def simulator():
+    """The vendor simulator on a free loopback port; tasks are ready after 0.4 s."""
+    sim = Simulator(key=SIMULATOR_KEY, ready_after_s=0.4, clip_duration_s=3.0)
+    server = start_in_thread(sim)
+    yield sim
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def upstream(simulator):
+    """The domain's vendor port, over real HTTP to the simulator."""
+    client = MusicApiClient(
+        base_url=f"{simulator.public_url}/api/v1", key=SIMULATOR_KEY, timeout_s=(2, 5)
+    )
+    return MusicApiUpstream(client)

@@ -1,17 +1,64 @@
-"""Dramatiq actors: each takes an id, and calls one service."""
+"""Dramatiq actors: each takes an id and calls one service in `generations.lifecycle`.
+
+Nothing here waits for the vendor: a poll that finds the task still working schedules the next
+poll as a delayed message and returns, so a worker thread is busy only for one HTTP call.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dramatiq
+from django.conf import settings
+from periodiq import cron
 
-from generations import dispatch
+from generations import dispatch, lifecycle
+from generations.upstream import UpstreamTransient
+from workers.upstream import get_upstream
 
-logger = logging.getLogger(__name__)
+RETRY_OPTIONS = {
+    "max_retries": settings.RETRY_MAX_RETRIES,
+    "min_backoff": settings.RETRY_MIN_BACKOFF_MS,
+    "max_backoff": settings.RETRY_MAX_BACKOFF_MS,
+    "on_retry_exhausted": dispatch.GIVE_UP_GENERATION,
+    # One vendor call (30 s read timeout at most) plus the database work around it.
+    "time_limit": 120_000,
+}
 
 
-@dramatiq.actor(actor_name=dispatch.SUBMIT_GENERATION, queue_name=dispatch.QUEUE)
+@contextmanager
+def _honour_retry_after() -> Iterator[None]:
+    """A transient error with Retry-After retries after exactly that; others back off."""
+    try:
+        yield
+    except UpstreamTransient as exc:
+        if exc.retry_after_s is not None:
+            raise dramatiq.Retry(str(exc), delay=int(exc.retry_after_s * 1000)) from exc
+        raise
+
+
+@dramatiq.actor(actor_name=dispatch.SUBMIT_GENERATION, queue_name=dispatch.QUEUE, **RETRY_OPTIONS)
 def submit_generation(generation_id: str) -> None:
-    """Take a queued generation to the vendor."""
-    logger.info("generation %s received; the vendor client is not wired yet", generation_id)
+    """Create the vendor task for a queued generation (exactly once) and schedule its poll."""
+    with _honour_retry_after():
+        lifecycle.generation_submit(generation_id=generation_id, upstream=get_upstream())
+
+
+@dramatiq.actor(actor_name=dispatch.POLL_GENERATION, queue_name=dispatch.QUEUE, **RETRY_OPTIONS)
+def poll_generation(generation_id: str, seq: int) -> None:
+    """Ask the vendor once; finish the generation or re-enqueue this poll with a delay."""
+    with _honour_retry_after():
+        lifecycle.generation_poll(generation_id=generation_id, seq=seq, upstream=get_upstream())
+
+
+@dramatiq.actor(actor_name=dispatch.GIVE_UP_GENERATION, queue_name=dispatch.QUEUE, max_retries=3)
+def give_up_generation(message: dict, retry_info: dict) -> None:
+    """Called by Dramatiq's Retries when a submit or poll ran out of retries."""
+    lifecycle.generation_give_up(generation_id=message["args"][0])
+
+
+@dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("* * * * *"), max_retries=0)
+def reconcile_generations() -> None:
+    """Every minute (periodiq): re-send steps whose messages were lost."""
+    lifecycle.generations_reconcile()

@@ -15,7 +15,7 @@ from io import BytesIO
 import pytest
 import requests
 
-from tests.workers.musicapi.conftest import KEY
+from tests.conftest import SIMULATOR_KEY as KEY
 from workers.musicapi.client import MusicApiClient
 from workers.musicapi.errors import (
     InvalidRequest,

@@ -1,0 +1,355 @@
+"""Services that take a generation through the vendor: submit, poll, finish, give up, reconcile.
+
+The workers' actors call these with an `Upstream` (the vendor port). Each step is safe to run
+twice: status moves are conditional UPDATEs (see `states`), and each poll message carries the
+generation's `poll_seq`, so a duplicate or superseded poll chain dies out instead of doubling.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from generations import dispatch, states
+from generations.models import Clip, ClipState, ErrorCode, Generation, Status
+from generations.upstream import (
+    Upstream,
+    UpstreamBroken,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamStatus,
+    UpstreamTransient,
+    UpstreamUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_DETAIL = "Music generation is temporarily unavailable. Please try again later."
+INTERNAL_DETAIL = "Something went wrong while generating this song. Please try again."
+TIMED_OUT_DETAIL = "The music service did not finish this song in time."
+IN_FLIGHT = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
+CLIP_FIELDS = (
+    "state",
+    "title",
+    "tags",
+    "lyrics",
+    "duration",
+    "model",
+    "error_detail",
+    "vendor_audio_url",
+    "vendor_image_url",
+)
+
+
+def _seconds(s: float) -> timedelta:
+    return timedelta(seconds=s)
+
+
+# --- submit --------------------------------------------------------------------------------------
+
+
+def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
+    """Create the vendor task for a queued generation, then schedule its first poll.
+
+    Raises UpstreamTransient (after putting the generation back to `queued`) so that the caller
+    retries with backoff. A duplicate delivery finds the generation no longer queued and stops.
+    """
+    now = timezone.now()
+    generation = Generation.objects.filter(pk=generation_id).only("submit_attempts").first()
+    if generation is None:
+        return
+    claimed = states.transition(
+        generation_id=generation_id,
+        expected=Status.QUEUED,
+        to=Status.SUBMITTING,
+        next_check_at=now + _seconds(settings.SUBMIT_LEASE_S),
+        submit_attempts=generation.submit_attempts + 1,
+    )
+    if not claimed:
+        logger.info("generation %s is not queued; submission skipped", generation_id)
+        return
+    generation = Generation.objects.select_related("source_clip").get(pk=generation_id)
+    webhook_url, webhook_secret = _webhook_for(generation)
+    try:
+        task_id = upstream.create(
+            generation, webhook_url=webhook_url, webhook_secret=webhook_secret
+        )
+    except UpstreamTransient as exc:
+        # Nothing was created: release the claim so the retry (or the reconciler) can take it.
+        retry_in = settings.RETRY_MAX_BACKOFF_MS / 1000
+        states.transition(
+            generation_id=generation_id,
+            expected=Status.SUBMITTING,
+            to=Status.QUEUED,
+            next_check_at=timezone.now() + _seconds(retry_in),
+        )
+        logger.warning("generation %s: vendor busy on create (%s); will retry", generation_id, exc)
+        raise
+    except UpstreamError as exc:
+        _fail_for(generation_id, Status.SUBMITTING, exc)
+        return
+    _start_running(generation_id, task_id)
+
+
+def _webhook_for(generation: Generation) -> tuple[str, str]:
+    if not settings.PUBLIC_BASE_URL:
+        return "", ""
+    secret = generation.webhook_secret or secrets.token_urlsafe(32)
+    if not generation.webhook_secret:
+        Generation.objects.filter(pk=generation.pk).update(webhook_secret=secret)
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/hooks/musicapi/{generation.pk}", secret
+
+
+def _start_running(generation_id: Any, task_id: str) -> None:
+    first_poll_s = settings.GENERATION_EXPECTED_S
+    with transaction.atomic():
+        moved = states.transition(
+            generation_id=generation_id,
+            expected=Status.SUBMITTING,
+            to=Status.RUNNING,
+            vendor_task_id=task_id,
+            poll_seq=1,
+            next_check_at=timezone.now() + _seconds(first_poll_s),
+        )
+        if not moved:
+            # Canceled (or deleted) while the vendor was creating: keep its task id for the
+            # operator; the vendor's clips are simply never fetched.
+            Generation.objects.filter(pk=generation_id).update(vendor_task_id=task_id)
+            logger.info(
+                "generation %s left submitting before task %s was stored", generation_id, task_id
+            )
+            return
+        transaction.on_commit(
+            lambda: dispatch.send(
+                dispatch.POLL_GENERATION, str(generation_id), 1, delay_ms=int(first_poll_s * 1000)
+            )
+        )
+    logger.info("generation %s running as vendor task %s", generation_id, task_id)
+
+
+# --- poll ----------------------------------------------------------------------------------------
+
+
+def generation_poll(*, generation_id: Any, seq: int, upstream: Upstream) -> None:
+    """Ask the vendor once; finish the generation, or schedule the next poll.
+
+    Raises UpstreamTransient for the caller to retry (the retried message keeps its `seq`).
+    """
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None or generation.status != Status.RUNNING:
+        return
+    if generation.poll_seq != seq:
+        logger.debug(
+            "generation %s: poll %s superseded by %s", generation_id, seq, generation.poll_seq
+        )
+        return
+    deadline = generation.started_at + _seconds(settings.GENERATION_DEADLINE_S)
+    if timezone.now() >= deadline:
+        _fail(generation_id, Status.RUNNING, ErrorCode.TIMED_OUT, TIMED_OUT_DETAIL)
+        logger.warning("generation %s timed out at the vendor", generation_id)
+        return
+    try:
+        status = upstream.status(generation.vendor_task_id)
+    except UpstreamTransient:
+        raise
+    except UpstreamError as exc:
+        _fail_for(generation_id, Status.RUNNING, exc)
+        return
+    if status.finished:
+        _finish(generation, status)
+        return
+    _store_clips(generation, status)
+    # Never sleep past the deadline: the poll after it reports the time-out.
+    remaining_s = (deadline - timezone.now()).total_seconds()
+    delay_s = random.uniform(settings.POLL_INTERVAL_MIN_S, settings.POLL_INTERVAL_MAX_S)
+    _schedule_poll(generation_id, seq=seq, delay_s=max(0.0, min(delay_s, remaining_s + 0.5)))
+
+
+def _schedule_poll(generation_id: Any, *, seq: int, delay_s: float) -> bool:
+    """Advance `poll_seq` from `seq` and send the next poll; only one caller per seq wins."""
+    advanced = Generation.objects.filter(
+        pk=generation_id, status=Status.RUNNING, poll_seq=seq
+    ).update(poll_seq=seq + 1, next_check_at=timezone.now() + _seconds(delay_s))
+    if advanced:
+        dispatch.send(
+            dispatch.POLL_GENERATION, str(generation_id), seq + 1, delay_ms=int(delay_s * 1000)
+        )
+    return bool(advanced)
+
+
+def generation_poll_now(*, generation_id: Any) -> None:
+    """Poll at once (a vendor webhook said something happened); polling stays the truth."""
+    generation = Generation.objects.filter(pk=generation_id, status=Status.RUNNING).first()
+    if generation is not None:
+        dispatch.send(dispatch.POLL_GENERATION, str(generation_id), generation.poll_seq)
+
+
+def _finish(generation: Generation, status: UpstreamStatus) -> None:
+    succeeded = any(c.state == ClipState.SUCCEEDED for c in status.clips)
+    with transaction.atomic():
+        if succeeded:
+            moved = states.transition(
+                generation_id=generation.pk,
+                expected=Status.RUNNING,
+                to=Status.SUCCEEDED,
+                next_check_at=None,
+            )
+        else:
+            reason = next((c.error for c in status.clips if c.error), "")
+            moved = states.transition(
+                generation_id=generation.pk,
+                expected=Status.RUNNING,
+                to=Status.FAILED,
+                next_check_at=None,
+                error_code=ErrorCode.INTERNAL,
+                error_detail=f"The music service could not generate this song. {reason}".strip(),
+            )
+        if moved:
+            _store_clips(generation, status)
+    if moved:
+        logger.info("generation %s %s", generation.pk, "succeeded" if succeeded else "failed")
+
+
+def _store_clips(generation: Generation, status: UpstreamStatus) -> None:
+    if not status.clips:
+        return
+    rows = [
+        Clip(
+            generation_id=generation.pk,
+            vendor_clip_id=clip.vendor_clip_id,
+            state=clip.state,
+            title=clip.title[:200],
+            tags=clip.tags[:400],
+            lyrics=clip.lyrics,
+            duration=clip.duration,
+            model=clip.model[:32],
+            error_detail=clip.error,
+            vendor_audio_url=clip.audio_url[:1000],
+            vendor_image_url=clip.image_url[:1000],
+        )
+        for clip in status.clips
+    ]
+    # An upsert, so a duplicate poll writing the same clips is harmless.
+    Clip.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["generation", "vendor_clip_id"],
+        update_fields=list(CLIP_FIELDS),
+    )
+
+
+# --- failing -------------------------------------------------------------------------------------
+
+
+def _fail_for(generation_id: Any, expected: Status, exc: UpstreamError) -> None:
+    if isinstance(exc, UpstreamRejected):
+        _fail(generation_id, expected, ErrorCode.REJECTED, exc.detail or "The request was refused.")
+        logger.info("generation %s rejected by the vendor: %s", generation_id, exc.detail)
+    elif isinstance(exc, UpstreamUnavailable):
+        _fail(generation_id, expected, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL)
+        logger.error(
+            "OPERATOR: vendor account problem for generation %s: %s", generation_id, exc.detail
+        )
+    else:
+        _fail(generation_id, expected, ErrorCode.INTERNAL, INTERNAL_DETAIL)
+        kind = "broken answer" if isinstance(exc, UpstreamBroken) else type(exc).__name__
+        logger.error("OPERATOR: vendor %s for generation %s: %s", kind, generation_id, exc.detail)
+
+
+def _fail(generation_id: Any, expected: Status | tuple, code: ErrorCode, detail: str) -> bool:
+    return states.transition(
+        generation_id=generation_id,
+        expected=expected,
+        to=Status.FAILED,
+        error_code=code,
+        error_detail=detail,
+        next_check_at=None,
+    )
+
+
+def generation_give_up(*, generation_id: Any) -> None:
+    """Retries ran out on transient vendor errors: fail it as unavailable."""
+    if _fail(generation_id, IN_FLIGHT, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL):
+        logger.error("OPERATOR: generation %s failed after retries ran out", generation_id)
+
+
+# --- reconcile -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileReport:
+    resubmitted: int = 0
+    released: int = 0
+    repolled: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"resubmitted {self.resubmitted}, released {self.released}, "
+            f"re-polled {self.repolled}, failed {self.failed}"
+        )
+
+
+def generations_reconcile(*, grace_s: float | None = None) -> ReconcileReport:
+    """Find generations whose next step is overdue (a lost message, a killed worker, a Redis
+    restart) and send that step again. Safe to run at any time, from any number of hosts."""
+    grace = _seconds(settings.RECONCILE_GRACE_S if grace_s is None else grace_s)
+    now = timezone.now()
+    overdue = now - grace
+    batch = settings.RECONCILE_BATCH
+    report = ReconcileReport()
+
+    # Submitting past its lease: the worker died, maybe after the vendor accepted (see README).
+    for generation in Generation.objects.filter(
+        status=Status.SUBMITTING, next_check_at__lt=now
+    ).only("id", "submit_attempts")[:batch]:
+        if generation.submit_attempts >= settings.SUBMIT_MAX_ATTEMPTS:
+            if _fail(generation.pk, Status.SUBMITTING, ErrorCode.INTERNAL, INTERNAL_DETAIL):
+                report.failed += 1
+                logger.error("OPERATOR: generation %s: submission kept dying", generation.pk)
+        elif states.transition(
+            generation_id=generation.pk,
+            expected=Status.SUBMITTING,
+            to=Status.QUEUED,
+            next_check_at=now + grace,
+        ):
+            dispatch.send(dispatch.SUBMIT_GENERATION, str(generation.pk))
+            report.released += 1
+            logger.warning("generation %s: submission lease expired; sent again", generation.pk)
+
+    # Queued with no live message: send the submission again (a duplicate is harmless).
+    for generation in (
+        Generation.objects.filter(status=Status.QUEUED)
+        .filter(
+            Q(next_check_at__lt=overdue)
+            | Q(next_check_at__isnull=True, created_at__lt=overdue)
+            | Q(next_check_at__isnull=True, status=Status.QUEUED, submit_attempts__gt=0)
+        )
+        .only("id")[:batch]
+    ):
+        updated = Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
+            next_check_at=now + grace
+        )
+        if updated:
+            dispatch.send(dispatch.SUBMIT_GENERATION, str(generation.pk))
+            report.resubmitted += 1
+
+    # Running with an overdue poll: start a fresh chain; the old one, if alive, is superseded.
+    for generation in Generation.objects.filter(
+        status=Status.RUNNING, next_check_at__lt=overdue
+    ).only("id", "poll_seq")[:batch]:
+        if _schedule_poll(generation.pk, seq=generation.poll_seq, delay_s=0):
+            report.repolled += 1
+
+    if report.resubmitted or report.released or report.repolled or report.failed:
+        logger.warning("reconcile: %s", report)
+    return report

@@ -1,0 +1,68 @@
+"""The domain's view of the music vendor: what it can be asked and how it can fail.
+
+`workers.upstream` implements this port with the MusicAPI client; the domain never sees the
+vendor's URLs or field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from generations.models import Generation
+
+
+@dataclass(frozen=True)
+class UpstreamClip:
+    vendor_clip_id: str
+    state: str  # a ClipState value
+    title: str = ""
+    tags: str = ""
+    lyrics: str = ""
+    duration: float | None = None
+    model: str = ""
+    audio_url: str = ""
+    image_url: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class UpstreamStatus:
+    finished: bool
+    clips: tuple[UpstreamClip, ...] = ()
+
+
+class UpstreamError(Exception):
+    """`detail` is the vendor's cleaned text, kept for the operator."""
+
+    def __init__(self, detail: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamTransient(UpstreamError):
+    """Try again later (after `retry_after_s` when the vendor said so)."""
+
+
+class UpstreamRejected(UpstreamError):
+    """The vendor refused this generation's content; `detail` is safe to show the user."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """Key, credits or subscription: an operator problem."""
+
+
+class UpstreamBroken(UpstreamError):
+    """The vendor answered outside its contract, or lost the task."""
+
+
+class Upstream(Protocol):
+    def create(
+        self, generation: Generation, *, webhook_url: str = "", webhook_secret: str = ""
+    ) -> str:
+        """Submit the generation; return the vendor's task id."""
+
+    def status(self, task_id: str) -> UpstreamStatus:
+        """Ask once about a task."""

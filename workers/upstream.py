@@ -1,0 +1,109 @@
+"""The domain's Upstream port, implemented with the MusicAPI client."""
+
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+
+from django.conf import settings
+
+from generations.models import Generation
+from generations.upstream import (
+    UpstreamBroken,
+    UpstreamClip,
+    UpstreamRejected,
+    UpstreamStatus,
+    UpstreamTransient,
+    UpstreamUnavailable,
+)
+from workers.musicapi import errors
+from workers.musicapi.client import MusicApiClient
+from workers.musicapi.types import CreateRequest, Limits
+
+
+class MusicApiUpstream:
+    def __init__(self, client: MusicApiClient) -> None:
+        self.client = client
+
+    def create(
+        self, generation: Generation, *, webhook_url: str = "", webhook_secret: str = ""
+    ) -> str:
+        source = generation.source_clip
+        request = CreateRequest(
+            model=generation.model,
+            mode=generation.mode,
+            description=generation.description,
+            lyrics=generation.lyrics,
+            title=generation.title,
+            tags=generation.tags,
+            negative_tags=generation.negative_tags,
+            auto_lyrics=generation.auto_lyrics,
+            instrumental=generation.instrumental,
+            vocal_gender=generation.vocal_gender,
+            operation=generation.operation,
+            source_vendor_clip_id=source.vendor_clip_id if source else "",
+            continue_at=generation.continue_at,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+        )
+        with _translated():
+            return self.client.create(request)
+
+    def status(self, task_id: str) -> UpstreamStatus:
+        with _translated():
+            status = self.client.status(task_id)
+        return UpstreamStatus(
+            finished=status.finished,
+            clips=tuple(
+                UpstreamClip(
+                    vendor_clip_id=clip.clip_id,
+                    state=clip.state,
+                    title=clip.title,
+                    tags=clip.tags,
+                    lyrics=clip.lyrics,
+                    duration=clip.duration,
+                    model=clip.model,
+                    audio_url=clip.audio_url,
+                    image_url=clip.image_url,
+                    error=clip.error,
+                )
+                for clip in status.clips
+            ),
+        )
+
+
+@contextmanager
+def _translated():
+    """Turn the client's error vocabulary into the domain's."""
+    try:
+        yield
+    except errors.TransientError as exc:
+        raise UpstreamTransient(exc.message, retry_after_s=exc.retry_after_s) from exc
+    except errors.RejectedError as exc:
+        raise UpstreamRejected(exc.message) from exc
+    except errors.UnavailableError as exc:
+        raise UpstreamUnavailable(exc.message) from exc
+    except (errors.VendorError, errors.InvalidRequest) as exc:
+        raise UpstreamBroken(str(exc)) from exc
+
+
+@functools.cache
+def get_upstream() -> MusicApiUpstream:
+    """One pooled client per worker process."""
+    key = settings.MUSICAPI_KEY or settings.SIMULATOR_KEY
+    limits = settings.MUSIC_LIMITS
+    client = MusicApiClient(
+        base_url=settings.MUSICAPI_BASE_URL,
+        key=key,
+        timeout_s=settings.MUSICAPI_TIMEOUT_S,
+        limits=Limits(
+            description=limits["description"],
+            lyrics=limits["lyrics"],
+            lyrics_newer=limits["lyrics_newer"],
+            title=limits["title"],
+            tags=limits["tags"],
+            negative_tags=limits["negative_tags"],
+            newer_models=frozenset(settings.MUSIC_NEWER_MODELS),
+        ),
+    )
+    return MusicApiUpstream(client)
