@@ -1,8 +1,9 @@
 """`make run`: set up and start the whole service on one machine, stop it all on Ctrl-C.
 
 Starts, in order: the embedded Redis (when REDIS_URL is unset), the vendor simulator (sandbox
-mode), the Dramatiq workers and the ASGI web app under uvicorn. Each child runs in its own process
-group so that shutdown reaches its grandchildren (rundramatiq's worker processes) too.
+mode), the Dramatiq workers, the periodiq scheduler (the reconciler, every minute) and the ASGI
+web app under uvicorn. Each child runs in its own process group so that shutdown reaches its
+grandchildren (rundramatiq's worker processes) too.
 """
 
 from __future__ import annotations
@@ -42,11 +43,9 @@ def _setup() -> tuple[str, dict]:
 
 
 def _commands(conf: dict) -> dict[str, list[str]]:
-    from django.core.management import get_commands
-
     python = sys.executable
     commands = {}
-    if conf["sandbox"] and "run_simulator" in get_commands():
+    if conf["sandbox"]:
         commands["simulator"] = [
             python,
             "manage.py",
@@ -63,6 +62,7 @@ def _commands(conf: dict) -> dict[str, list[str]]:
         "--threads",
         os.environ.get("WORKER_THREADS", "8"),
     ]
+    commands["scheduler"] = [python, "manage.py", "run_scheduler"]
     commands["web"] = [
         python,
         "-m",
