@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 OFFLINE := REDIS_URL=redis://127.0.0.1:9/0
 TEST_REDIS_DIR := var/test-redis
 
-.PHONY: install run test lint format schema clean
+.PHONY: install run test lint format schema bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ format: install
 schema: install
 	$(OFFLINE) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi/schema.yaml
 	@echo "Wrote openapi/schema.yaml"
+
+# Starts its own processes on loopback; prints vendor calls per generation and latencies.
+bench: install
+	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
