@@ -14,7 +14,16 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from generations.errors import DomainError
+from api.ratelimit import CreateRateExceeded
+from api.ratelimit import headers as ratelimit_headers
+from generations.errors import DomainError, NotCancelable
+from generations.idempotency import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
+from generations.quotas import QuotaExceeded
+from generations.webhooks import WebhookRejected, WebhookReplayed
 
 CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:music-gateway:problem:"
@@ -73,10 +82,33 @@ def _validation_problem(exc: exceptions.ValidationError) -> dict[str, Any]:
     return problem(400, summary, code="validation", errors=field_errors)
 
 
+# Each domain error's HTTP status; the message is already safe for clients.
+DOMAIN_STATUSES: dict[type[DomainError], int] = {
+    NotCancelable: 409,
+    IdempotencyKeyInvalid: 400,
+    IdempotencyKeyInProgress: 409,
+    IdempotencyKeyReused: 422,
+    WebhookRejected: 401,
+    WebhookReplayed: 409,
+}
+
+
+def _limit_response(exc: QuotaExceeded | CreateRateExceeded) -> Response:
+    body = problem(429, str(exc), code=exc.code, limit=exc.limit)
+    response = Response(body, status=429, content_type=CONTENT_TYPE)
+    response["Retry-After"] = str(exc.retry_after_s)
+    for name, value in ratelimit_headers(exc.usage).items():
+        response[name] = value
+    return response
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, QuotaExceeded | CreateRateExceeded):
+        return _limit_response(exc)
     if isinstance(exc, DomainError):
+        status_code = DOMAIN_STATUSES.get(type(exc), status.HTTP_409_CONFLICT)
         exc = exceptions.APIException(str(exc), code=exc.code)
-        exc.status_code = status.HTTP_409_CONFLICT
+        exc.status_code = status_code
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's handler500 below answers it

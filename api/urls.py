@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from api.views.generations import GenerationViewSet
 from api.views.hooks import MusicApiWebhookView
+from api.views.me import MeView
 from api.views.tokens import TokenViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -11,6 +12,7 @@ router.register("tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
     *router.urls,
+    path("me", MeView.as_view(), name="me"),
     path(
         "hooks/musicapi/<uuid:generation_id>",
         MusicApiWebhookView.as_view(),

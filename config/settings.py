@@ -223,6 +223,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.ratelimit.ReadRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -302,3 +303,15 @@ RECONCILE_BATCH = env.int("RECONCILE_BATCH", default=500)
 WEBHOOK_TOLERANCE_S = env.int("WEBHOOK_TOLERANCE_S", default=300)
 if not 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S:
     raise ImproperlyConfigured("Need 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S.")
+
+# --- Plans and quotas -----------------------------------------------------------------------
+# The plan of users without one; created on first use with these limits, then edited in the admin.
+DEFAULT_PLAN = {
+    "name": env.str("DEFAULT_PLAN_NAME", default="free"),
+    "period": env.str("DEFAULT_PLAN_PERIOD", default="day"),
+    "generations_per_period": env.int("DEFAULT_PLAN_GENERATIONS", default=20),
+    "max_in_flight": env.int("DEFAULT_PLAN_MAX_IN_FLIGHT", default=3),
+    "creates_per_minute": env.int("DEFAULT_PLAN_CREATES_PER_MINUTE", default=10),
+}
+IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)
+READ_RATE = env.str("READ_RATE", default="600/min")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from generations.models import Clip, Generation
+from generations.models import Account, Clip, Generation, LedgerEntry, Plan
 
 
 class ClipInline(admin.TabularInline):
@@ -36,3 +36,36 @@ class ClipAdmin(admin.ModelAdmin):
     list_display = ("id", "generation", "state", "title", "duration", "created_at")
     list_filter = ("state",)
     search_fields = ("id", "vendor_clip_id", "title")
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "period",
+        "generations_per_period",
+        "max_in_flight",
+        "creates_per_minute",
+    )
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("user", "plan", "used", "in_flight", "period_start")
+    list_filter = ("plan",)
+    search_fields = ("user__username",)
+    # Counters move only through generations.quotas; the admin assigns plans.
+    readonly_fields = ("used", "in_flight", "period_start")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "units", "generation", "period_start")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "generation__id")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -134,3 +135,113 @@ class Clip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title or self.vendor_clip_id} ({self.state})"
+
+
+# --- plans, usage and idempotency ----------------------------------------------------------------
+
+
+class Period(models.TextChoices):
+    DAY = "day"
+    MONTH = "month"
+
+
+class Plan(models.Model):
+    """What a user may spend. Limits are whole numbers; 0 means nothing is allowed."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.DAY)
+    generations_per_period = models.PositiveIntegerField(default=20)
+    max_in_flight = models.PositiveIntegerField(default=3)
+    creates_per_minute = models.PositiveIntegerField(default=10)
+    # Empty means every model / operation the service offers.
+    allowed_models = models.JSONField(default=list, blank=True)
+    allowed_operations = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if not isinstance(self.allowed_models, list) or not all(
+            m in settings.MUSIC_MODELS for m in self.allowed_models
+        ):
+            errors["allowed_models"] = f"A list drawn from {', '.join(settings.MUSIC_MODELS)}."
+        if not isinstance(self.allowed_operations, list) or not all(
+            o in Operation.values for o in self.allowed_operations
+        ):
+            errors["allowed_operations"] = f"A list drawn from {', '.join(Operation.values)}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Account(models.Model):
+    """A user's plan and usage counters, changed only by conditional UPDATEs (see quotas)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account"
+    )
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT)
+    period_start = models.DateTimeField()
+    used = models.PositiveIntegerField(default=0)
+    in_flight = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(used__gte=0), name="account_used_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(in_flight__gte=0), name="account_in_flight_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.plan or 'default plan'}"
+
+
+class LedgerKind(models.TextChoices):
+    RESERVE = "reserve"  # +1 when a generation is accepted
+    RELEASE = "release"  # -1 when it failed or was canceled before reaching the vendor
+    CHARGE = "charge"  # 0: the reservation became a cost (succeeded, or canceled after submit)
+
+
+class LedgerEntry(models.Model):
+    """An append-only audit of quota changes; `used` can be recomputed from it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    generation = models.ForeignKey(Generation, null=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=8, choices=LedgerKind.choices)
+    units = models.SmallIntegerField()
+    # The period the reservation counted against, so a release lands in the right one.
+    period_start = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "period_start"], name="ledger_user_period")]
+        constraints = [
+            # One settlement per generation, however often a terminal move is retried.
+            models.UniqueConstraint(
+                fields=["generation"],
+                condition=~models.Q(kind="reserve"),
+                name="ledger_one_settlement_per_generation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.units:+d} for {self.user}"
+
+
+class IdempotencyKey(models.Model):
+    """Stripe-style `Idempotency-Key` on POST /generations: per user, kept for 24 h."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    generation = models.ForeignKey(Generation, null=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}:{self.key}"

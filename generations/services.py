@@ -3,28 +3,58 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from generations import dispatch, states
 from generations.errors import NotCancelable
-from generations.models import Generation, Status
+from generations.idempotency import key_claim
+from generations.models import Generation, IdempotencyKey, Status
+from generations.quotas import Usage, quota_reserve
 
 logger = logging.getLogger(__name__)
 
 CANCELABLE = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 
 
-def generation_create(*, owner: Any, request: dict[str, Any]) -> Generation:
-    """Store a validated generation request and queue its submission once the row is committed."""
+@dataclass(frozen=True)
+class Created:
+    generation: Generation
+    usage: Usage | None  # None when replayed
+    replayed: bool = False
+
+
+def generation_create(
+    *,
+    owner: Any,
+    request: dict[str, Any],
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Created:
+    """Reserve quota, store a validated request and queue its submission after commit.
+
+    Raises QuotaExceeded (nothing stored) or an idempotency error; with an `idempotency_key` seen
+    before for the same body, returns the original generation instead (`replayed`).
+    """
     with transaction.atomic():
+        claimed = None
+        if idempotency_key:
+            claimed, original = key_claim(
+                user=owner, key=idempotency_key, request_hash=request_hash
+            )
+            if original is not None:
+                return Created(generation=original, usage=None, replayed=True)
         generation = Generation.objects.create(owner=owner, **request)
+        usage = quota_reserve(user=owner, generation=generation)
+        if claimed is not None:
+            IdempotencyKey.objects.filter(pk=claimed.pk).update(generation=generation)
         # After commit: a worker must never see a message for a row that does not exist yet,
         # and a rolled-back request must leave no message behind.
         transaction.on_commit(lambda: dispatch.send(dispatch.SUBMIT_GENERATION, str(generation.pk)))
     logger.info("generation %s queued for user %s", generation.pk, owner.pk)
-    return generation
+    return Created(generation=generation, usage=usage)
 
 
 def generation_cancel(*, generation: Generation) -> Generation:
@@ -38,7 +68,9 @@ def generation_cancel(*, generation: Generation) -> Generation:
 
 
 def generation_delete(*, generation: Generation) -> None:
-    """Remove a generation and its clips (a worker finding it gone simply stops)."""
+    """Remove a generation and its clips; one still in flight is canceled first, which settles
+    its quota (a worker finding it gone simply stops)."""
     with transaction.atomic():
+        states.transition(generation_id=generation.pk, expected=CANCELABLE, to=Status.CANCELED)
         generation.delete()
     logger.info("generation %s deleted", generation.pk)

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from generations.models import TERMINAL_STATUSES, Generation, Status
+from generations.quotas import quota_settle
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.SUBMITTING, Status.FAILED, Status.CANCELED}),
@@ -42,7 +44,11 @@ def transition(
         fields.setdefault("started_at", now)
     if to in TERMINAL_STATUSES:
         fields.setdefault("finished_at", now)
-    updated = Generation.objects.filter(pk=generation_id, status__in=expected).update(
-        status=to, updated_at=now, **fields
-    )
+    with transaction.atomic():
+        updated = Generation.objects.filter(pk=generation_id, status__in=expected).update(
+            status=to, updated_at=now, **fields
+        )
+        if updated and to in TERMINAL_STATUSES:
+            # The quota settles with the move that ends the generation, in one transaction.
+            quota_settle(generation_id=generation_id)
     return updated == 1

@@ -46,6 +46,14 @@ def sent_messages(broker):
     broker.middleware.remove(recorder)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate counters and webhook ids live in Redis; each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _user(username: str):
     return get_user_model().objects.create_user(username=username)
 

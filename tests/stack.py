@@ -250,6 +250,10 @@ class Stack:
             SUBMIT_LEASE_S="5",
             RECONCILE_GRACE_S="2",
             DRAMATIQ_NPROCS="1",
+            # Generous by default; a test about quotas narrows them through `env`.
+            DEFAULT_PLAN_GENERATIONS="1000000",
+            DEFAULT_PLAN_MAX_IN_FLIGHT="1000000",
+            DEFAULT_PLAN_CREATES_PER_MINUTE="1000000",
             PYTHONUNBUFFERED="1",
         )
         env.pop("BROKER_URL", None)

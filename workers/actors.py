@@ -13,7 +13,7 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from generations import dispatch, lifecycle
+from generations import dispatch, idempotency, lifecycle
 from generations.upstream import UpstreamTransient
 from workers.upstream import get_upstream
 
@@ -62,3 +62,9 @@ def give_up_generation(message: dict, retry_info: dict) -> None:
 def reconcile_generations() -> None:
     """Every minute (periodiq): re-send steps whose messages were lost."""
     lifecycle.generations_reconcile()
+
+
+@dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("17 * * * *"), max_retries=0)
+def purge_idempotency_keys() -> None:
+    """Hourly (periodiq): forget Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_S."""
+    idempotency.keys_purge()

@@ -19,6 +19,7 @@ from generations.models import (
     Status,
     VocalGender,
 )
+from generations.quotas import account_for, plan_for
 from generations.selectors import clip_get
 
 CUSTOM_ONLY = ("lyrics", "title", "tags", "auto_lyrics")
@@ -78,6 +79,7 @@ class GenerationRequestSerializer(serializers.Serializer):
         self._check_model_features(attrs, errors)
         self._check_lengths(attrs, errors)
         self._check_operation(attrs, errors)
+        self._check_plan(attrs, errors)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -119,6 +121,17 @@ class GenerationRequestSerializer(serializers.Serializer):
                 errors.setdefault(name, []).append(
                     f"Ensure this field has no more than {limit} characters."
                 )
+
+    def _check_plan(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        plan = plan_for(account_for(self.context["request"].user))
+        if plan.allowed_models and attrs["model"] not in plan.allowed_models:
+            errors.setdefault("model", []).append(
+                f"Your plan ({plan.name}) includes only {', '.join(plan.allowed_models)}."
+            )
+        if plan.allowed_operations and attrs["operation"] not in plan.allowed_operations:
+            errors.setdefault("operation", []).append(
+                f"Your plan ({plan.name}) includes only {', '.join(plan.allowed_operations)}."
+            )
 
     def _check_operation(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
         operation = attrs["operation"]

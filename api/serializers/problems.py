@@ -14,6 +14,11 @@ class ProblemSerializer(serializers.Serializer):
         required=False,
         help_text="Validation errors per field (400 only).",
     )
+    limit = serializers.CharField(
+        required=False,
+        help_text="The limit that was hit (429 only): generations_per_period, max_in_flight "
+        "or creates_per_minute.",
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -24,7 +29,8 @@ def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         409: "The request conflicts with the resource's current state.",
         413: "Request body too large.",
         415: "Content-Type must be application/json.",
-        429: "Too many requests; see Retry-After.",
+        422: "The Idempotency-Key was used with a different body.",
+        429: "Over quota or rate; see Retry-After and the RateLimit headers.",
     }
     return {
         status: OpenApiResponse(ProblemSerializer, description=descriptions[status])

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api import ratelimit
 from api.filters import GenerationFilter
 from api.pagination import NewestFirstCursorPagination
 from api.serializers.generations import GenerationRequestSerializer, GenerationSerializer
 from api.serializers.problems import problem_responses
-from generations import selectors, services
+from generations import idempotency, quotas, selectors, services
 from generations.models import Generation
 
 CREATE_EXAMPLES = [
@@ -78,24 +84,54 @@ class GenerationViewSet(
 
     @extend_schema(
         summary="Ask for music",
-        description="Validates the request and answers **202 Accepted** at once with the queued "
-        "generation and its `Location`. Workers take it to the vendor; follow it with "
-        "`GET /generations/{id}`.",
+        description="Validates the request, reserves one unit of your quota and answers **202 "
+        "Accepted** at once with the queued generation and its `Location`. Workers take it to "
+        "the vendor; follow it with `GET /generations/{id}`.\n\n"
+        "Send an `Idempotency-Key` (any unique string, e.g. a UUID) to retry safely: the same key "
+        "and body within 24 h return the original generation (with `Idempotent-Replayed: true`) "
+        "and cost nothing; the same key with another body is 422.\n\n"
+        "Every answer carries `RateLimit-Policy` and `RateLimit` headers; over quota is 429 with "
+        "`Retry-After` and `limit` naming the limit hit.",
         request=GenerationRequestSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Makes retries safe: 1-255 printable ASCII characters, per user.",
+            )
+        ],
         examples=CREATE_EXAMPLES,
-        responses={202: GenerationSerializer, **problem_responses(400, 401, 413, 415)},
+        responses={
+            202: GenerationSerializer,
+            **problem_responses(400, 401, 409, 413, 415, 422, 429),
+        },
     )
     def create(self, request):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            idempotency.key_validate(key)
         serializer = GenerationRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        generation = services.generation_create(
-            owner=request.user, request=serializer.validated_data
+        usage = quotas.usage_for(request.user)
+        creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage)
+        created = services.generation_create(
+            owner=request.user,
+            request=serializer.validated_data,
+            idempotency_key=key or "",
+            request_hash=idempotency.fingerprint(request.data) if key else "",
         )
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{generation.pk}")
+        generation = created.generation
+        headers = {
+            "Location": request.build_absolute_uri(f"{request.path.rstrip('/')}/{generation.pk}"),
+            **ratelimit.headers(created.usage or usage, creates_left=creates_left),
+        }
+        if created.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return Response(
             GenerationSerializer(generation, context={"request": request}).data,
             status=status.HTTP_202_ACCEPTED,
-            headers={"Location": location},
+            headers=headers,
         )
 
     @extend_schema(

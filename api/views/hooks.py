@@ -6,22 +6,11 @@ from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers.problems import problem_responses
-from generations.webhooks import WebhookRejected, WebhookReplayed, webhook_receive
-
-
-class _Unauthorized(APIException):
-    status_code = status.HTTP_401_UNAUTHORIZED
-    default_code = "webhook_rejected"
-
-
-class _Replayed(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "webhook_replayed"
+from generations.webhooks import webhook_receive
 
 
 class MusicApiWebhookView(APIView):
@@ -40,16 +29,11 @@ class MusicApiWebhookView(APIView):
     def post(self, request, generation_id):
         if not settings.PUBLIC_BASE_URL:
             raise Http404
-        try:
-            webhook_receive(
-                generation_id=generation_id,
-                raw_body=request.body,
-                event_id=request.headers.get("X-Webhook-Id", ""),
-                timestamp=request.headers.get("X-Webhook-Timestamp", ""),
-                signature=request.headers.get("X-Webhook-Signature", ""),
-            )
-        except WebhookRejected as exc:
-            raise _Unauthorized(str(exc)) from exc
-        except WebhookReplayed as exc:
-            raise _Replayed(str(exc)) from exc
+        webhook_receive(
+            generation_id=generation_id,
+            raw_body=request.body,
+            event_id=request.headers.get("X-Webhook-Id", ""),
+            timestamp=request.headers.get("X-Webhook-Timestamp", ""),
+            signature=request.headers.get("X-Webhook-Signature", ""),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -194,6 +194,6 @@ def test_a_committed_creation_reaches_the_real_broker(alice, broker, transaction
 
     if not isinstance(broker, RedisBroker):
         pytest.skip("counts the message in Redis")
-    generation = generation_create(owner=alice, request={"description": "x", "model": "sonic-v5"})
-    assert generation.status == Status.QUEUED
+    created = generation_create(owner=alice, request={"description": "x", "model": "sonic-v5"})
+    assert created.generation.status == Status.QUEUED
     assert broker.client.hlen(f"dramatiq:{dispatch.QUEUE}.msgs") == 1

@@ -1,0 +1,69 @@
+"""IETF RateLimit headers, the per-minute create limit and the read throttle, all on the shared
+cache (Redis), so every web process counts together."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import UserRateThrottle
+
+from generations.errors import DomainError
+from generations.quotas import Usage
+
+MINUTE_S = 60
+
+
+class CreateRateExceeded(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, usage: Usage) -> None:
+        super().__init__(message)
+        self.limit = "creates_per_minute"
+        self.retry_after_s = max(1, retry_after_s)
+        self.usage = usage
+
+
+def headers(usage: Usage, *, creates_left: int | None = None) -> dict[str, str]:
+    """`RateLimit-Policy` / `RateLimit` (draft-ietf-httpapi-ratelimit-headers)."""
+    plan = usage.plan
+    policy = (
+        f'"generations";q={plan.generations_per_period};w={usage.window_s}, '
+        f'"creates";q={plan.creates_per_minute};w={MINUTE_S}'
+    )
+    current = f'"generations";r={usage.remaining};t={usage.resets_in_s()}'
+    if creates_left is not None:
+        current += f', "creates";r={creates_left};t={MINUTE_S - int(time.time()) % MINUTE_S}'
+    return {"RateLimit-Policy": policy, "RateLimit": current}
+
+
+def count_create(*, user_id: int, usage: Usage) -> int:
+    """Count one create in this minute's window (atomic INCR in Redis); return how many are left
+    or raise CreateRateExceeded."""
+    window = int(time.time()) // MINUTE_S
+    key = f"creates:{user_id}:{window}"
+    cache.add(key, 0, timeout=2 * MINUTE_S)
+    count = cache.incr(key)
+    limit = usage.plan.creates_per_minute
+    if count > limit:
+        raise CreateRateExceeded(
+            f"At most {limit} generations may be created per minute.",
+            retry_after_s=MINUTE_S - int(time.time()) % MINUTE_S,
+            usage=usage,
+        )
+    return limit - count
+
+
+class ReadRateThrottle(UserRateThrottle):
+    """Caps reads (GET, HEAD, OPTIONS) per user; writes have their own quota."""
+
+    scope = "read"
+
+    def get_rate(self) -> str:
+        return settings.READ_RATE
+
+    def allow_request(self, request, view) -> bool:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return super().allow_request(request, view)

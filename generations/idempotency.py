@@ -1,0 +1,79 @@
+"""`Idempotency-Key` for POST /generations, with Stripe's semantics.
+
+The same key and the same body within IDEMPOTENCY_KEY_TTL_S return the original generation (no new
+reservation, no new task); the same key with a different body is refused; keys are per user.
+The key row is claimed in the creating transaction, so of two concurrent requests with one key
+the second waits on the unique index and then sees the first's generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from generations.errors import DomainError
+from generations.models import Generation, IdempotencyKey
+
+KEY_MAX_LENGTH = 255
+
+
+class IdempotencyKeyInvalid(DomainError):
+    code = "idempotency_key_invalid"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was used with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInProgress(DomainError):
+    code = "idempotency_key_in_progress"
+
+
+def key_validate(key: str) -> str:
+    if not key or len(key) > KEY_MAX_LENGTH or not key.isascii() or not key.isprintable():
+        raise IdempotencyKeyInvalid(
+            f"Idempotency-Key must be 1 to {KEY_MAX_LENGTH} printable ASCII characters."
+        )
+    return key
+
+
+def fingerprint(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def key_claim(
+    *, user: Any, key: str, request_hash: str
+) -> tuple[IdempotencyKey, Generation | None]:
+    """Inside the creating transaction: claim `key`, or return the generation it already made."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
+    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=cutoff).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(
+                user=user, key=key, request_hash=request_hash
+            ), None
+    except IntegrityError:
+        existing = IdempotencyKey.objects.select_related("generation").get(user=user, key=key)
+    if existing.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    if existing.generation is None:
+        raise IdempotencyKeyInProgress("A request with this Idempotency-Key is still in progress.")
+    return existing, existing.generation
+
+
+def keys_purge() -> int:
+    """Delete keys older than the TTL; returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,214 @@
+"""Plans and quotas: atomic reservations at create time, settlement at the terminal move.
+
+Counters live on the user's `Account` row and change only through conditional UPDATEs
+(`... WHERE used < limit AND in_flight < max`), so concurrent creates from many devices can never
+overshoot a limit, on PostgreSQL or SQLite. Every change is also written to the ledger, from which
+usage can be recomputed and audited.
+
+Costs: a generation holds one unit from acceptance. It gives the unit back when it fails (the
+vendor refunds failed tasks) or is canceled before it reached the vendor; a cancel after the
+vendor accepted it still costs the unit, because the vendor has spent the credits.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from generations.errors import DomainError
+from generations.models import (
+    Account,
+    Generation,
+    LedgerEntry,
+    LedgerKind,
+    Period,
+    Plan,
+    Status,
+)
+
+IN_FLIGHT = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
+# How long a client should wait when only the in-flight limit is full: about one generation.
+IN_FLIGHT_RETRY_S = 30
+
+
+class QuotaExceeded(DomainError):
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, *, limit: str, retry_after_s: int, usage: Usage) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after_s = max(1, retry_after_s)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Usage:
+    plan: Plan
+    used: int
+    in_flight: int
+    period_start: datetime
+    resets_at: datetime
+
+    @property
+    def limit(self) -> int:
+        return self.plan.generations_per_period
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def window_s(self) -> int:
+        return int((self.resets_at - self.period_start).total_seconds())
+
+    def resets_in_s(self, now: datetime | None = None) -> int:
+        return max(0, int((self.resets_at - (now or timezone.now())).total_seconds()) + 1)
+
+
+def default_plan() -> Plan:
+    defaults = dict(settings.DEFAULT_PLAN)
+    name = defaults.pop("name")
+    plan, _ = Plan.objects.get_or_create(name=name, defaults=defaults)
+    return plan
+
+
+def period_bounds(plan: Plan, now: datetime) -> tuple[datetime, datetime]:
+    """The current period in UTC: a calendar day or a calendar month."""
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if plan.period == Period.DAY:
+        return day, day + timedelta(days=1)
+    start = day.replace(day=1)
+    days = calendar.monthrange(start.year, start.month)[1]
+    return start, start + timedelta(days=days)
+
+
+def account_for(user: Any) -> Account:
+    account = Account.objects.select_related("plan").filter(user=user).first()
+    if account is not None:
+        return account
+    plan = default_plan()
+    try:
+        with transaction.atomic():
+            return Account.objects.create(
+                user=user, plan=None, period_start=period_bounds(plan, timezone.now())[0]
+            )
+    except IntegrityError:  # created by a concurrent request
+        return Account.objects.select_related("plan").get(user=user)
+
+
+def plan_for(account: Account) -> Plan:
+    return account.plan or default_plan()
+
+
+def usage_for(user: Any) -> Usage:
+    account = account_for(user)
+    plan = plan_for(account)
+    start, end = period_bounds(plan, timezone.now())
+    used = account.used if account.period_start >= start else 0
+    return Usage(
+        plan=plan, used=used, in_flight=account.in_flight, period_start=start, resets_at=end
+    )
+
+
+def quota_reserve(*, user: Any, generation: Generation) -> Usage:
+    """Take one unit for `generation` (call inside the transaction that creates it)."""
+    account = account_for(user)
+    plan = plan_for(account)
+    now = timezone.now()
+    start, end = period_bounds(plan, now)
+    # A new period: reset `used` once (conditional, so concurrent requests agree).
+    Account.objects.filter(pk=account.pk, period_start__lt=start).update(period_start=start, used=0)
+    reserved = Account.objects.filter(
+        pk=account.pk,
+        period_start=start,
+        used__lt=plan.generations_per_period,
+        in_flight__lt=plan.max_in_flight,
+    ).update(used=F("used") + 1, in_flight=F("in_flight") + 1)
+    account.refresh_from_db(fields=["used", "in_flight", "period_start"])
+    usage = Usage(
+        plan=plan, used=account.used, in_flight=account.in_flight, period_start=start, resets_at=end
+    )
+    if not reserved:
+        raise _exceeded(usage, now)
+    LedgerEntry.objects.create(
+        user=user, generation=generation, kind=LedgerKind.RESERVE, units=1, period_start=start
+    )
+    return usage
+
+
+def _exceeded(usage: Usage, now: datetime) -> QuotaExceeded:
+    if usage.used >= usage.limit:
+        return QuotaExceeded(
+            f"You have used all {usage.limit} generations of this {usage.plan.period}.",
+            limit="generations_per_period",
+            retry_after_s=usage.resets_in_s(now),
+            usage=usage,
+        )
+    return QuotaExceeded(
+        f"You already have {usage.in_flight} generations in progress, the most your plan allows.",
+        limit="max_in_flight",
+        retry_after_s=IN_FLIGHT_RETRY_S,
+        usage=usage,
+    )
+
+
+def quota_settle(*, generation_id: Any) -> None:
+    """Settle a generation's unit after its terminal move: release or charge, exactly once."""
+    generation = (
+        Generation.objects.filter(pk=generation_id)
+        .values("owner_id", "status", "vendor_task_id")
+        .first()
+    )
+    reservation = LedgerEntry.objects.filter(
+        generation_id=generation_id, kind=LedgerKind.RESERVE
+    ).first()
+    if generation is None or reservation is None:
+        return
+    refund = generation["status"] == Status.FAILED or (
+        generation["status"] == Status.CANCELED and not generation["vendor_task_id"]
+    )
+    try:
+        with transaction.atomic():
+            LedgerEntry.objects.create(
+                user_id=generation["owner_id"],
+                generation_id=generation_id,
+                kind=LedgerKind.RELEASE if refund else LedgerKind.CHARGE,
+                units=-1 if refund else 0,
+                period_start=reservation.period_start,
+            )
+    except IntegrityError:
+        return  # already settled
+    account = Account.objects.filter(user_id=generation["owner_id"])
+    account.filter(in_flight__gt=0).update(in_flight=F("in_flight") - 1)
+    if refund:
+        account.filter(period_start=reservation.period_start, used__gt=0).update(used=F("used") - 1)
+
+
+def usage_recompute(*, user: Any) -> tuple[int, int]:
+    """(used, in flight) recomputed from the ledger and the generations, for audits."""
+    account = account_for(user)
+    used = (
+        LedgerEntry.objects.filter(user=user, period_start=account.period_start).aggregate(
+            total=Sum("units")
+        )["total"]
+        or 0
+    )
+    in_flight = Generation.objects.filter(owner=user, status__in=IN_FLIGHT).count()
+    return used, in_flight
+
+
+def plan_assign(*, user: Any, plan_name: str) -> Plan:
+    plan = Plan.objects.filter(name=plan_name).first()
+    if plan is None:
+        known = ", ".join(Plan.objects.order_by("name").values_list("name", flat=True)) or "none"
+        raise Plan.DoesNotExist(f"No plan named {plan_name!r} (known: {known}).")
+    account = account_for(user)
+    Account.objects.filter(pk=account.pk).update(plan=plan)
+    return plan
