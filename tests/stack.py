@@ -55,6 +55,7 @@ class Stack:
         webhooks: bool = False,
         broker_url: str | None = None,
         worker_threads: int = 8,
+        web_workers: int = 1,
         env: dict[str, str] | None = None,
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mg-stack-"))
@@ -63,6 +64,7 @@ class Stack:
         self.webhooks = webhooks
         self.broker_url = broker_url
         self.worker_threads = worker_threads
+        self.web_workers = web_workers
         self.extra_env = env or {}
         self.web_port = free_port()
         self.simulator_port = free_port()
