@@ -38,6 +38,7 @@ TITLES = {
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported media type",
+    416: "Range not satisfiable",
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal error",

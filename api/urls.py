@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from api.views.clips import ClipAudioView, ClipImageView, ClipView
 from api.views.generations import GenerationViewSet
 from api.views.hooks import MusicApiWebhookView
 from api.views.me import MeView
@@ -13,6 +14,9 @@ router.register("tokens", TokenViewSet, basename="token")
 urlpatterns = [
     *router.urls,
     path("me", MeView.as_view(), name="me"),
+    path("clips/<uuid:pk>", ClipView.as_view(), name="clip-detail"),
+    path("clips/<uuid:pk>/audio", ClipAudioView.as_view(), name="clip-audio"),
+    path("clips/<uuid:pk>/image", ClipImageView.as_view(), name="clip-image"),
     path(
         "hooks/musicapi/<uuid:generation_id>",
         MusicApiWebhookView.as_view(),

@@ -177,14 +177,18 @@ SIMULATOR_CREDITS = env.int("SIMULATOR_CREDITS", default=1_000_000)
 SIMULATOR_CLIP_DURATION_S = env.float("SIMULATOR_CLIP_DURATION_S", default=30.0)
 SIMULATOR_FAULTS = env.str("SIMULATOR_FAULTS", default="{}")  # JSON, see FaultProfile
 VENDOR_BASE_URL = "https://api.musicapi.ai/api/v1"
-VENDOR_MEDIA_HOSTS = ["cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai", "cdn.musicapi.ai"]
+# The CDN hosts the vendor's clip URLs have pointed at. The contract does not list them: confirm
+# with the vendor and override with MUSICAPI_MEDIA_HOSTS.
+VENDOR_MEDIA_HOSTS = ["cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai"]
 _simulator_url = f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/api/v1"
 MUSICAPI_BASE_URL = env.str(
     "MUSICAPI_BASE_URL", default=_simulator_url if SANDBOX else VENDOR_BASE_URL
 ).rstrip("/")
 MUSICAPI_MEDIA_HOSTS = env.list(
     "MUSICAPI_MEDIA_HOSTS",
-    default=[*VENDOR_MEDIA_HOSTS, f"{SIMULATOR_HOST}:{SIMULATOR_PORT}"]
+    # A plain name allows https to public addresses only; "http://host:port" is an explicit
+    # listing that also allows plain http and private addresses (the sandbox's simulator).
+    default=[*VENDOR_MEDIA_HOSTS, f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}"]
     if SANDBOX
     else VENDOR_MEDIA_HOSTS,
 )
@@ -315,3 +319,15 @@ DEFAULT_PLAN = {
 }
 IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)
 READ_RATE = env.str("READ_RATE", default="600/min")
+
+# --- Stored audio -----------------------------------------------------------------------------
+MEDIA_MAX_AUDIO_BYTES = env.int("MEDIA_MAX_AUDIO_BYTES", default=50 * 1024 * 1024)
+MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
+MEDIA_FETCH_TIMEOUT_S = (5.0, 30.0)
+MEDIA_MAX_REDIRECTS = 3
+# Lifetime of the signed audio/image URLs handed to clients (seconds).
+MEDIA_URL_MAX_AGE_S = env.int("MEDIA_URL_MAX_AGE_S", default=3600)
+# Production: let the front proxy send the bytes. "nginx" answers with X-Accel-Redirect to
+# MEDIA_ACCEL_PREFIX + the file's name; "sendfile" with X-Sendfile and the file's path.
+MEDIA_OFFLOAD = env.str("MEDIA_OFFLOAD", default="")
+MEDIA_ACCEL_PREFIX = env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/")

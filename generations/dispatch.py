@@ -12,6 +12,7 @@ QUEUE = "generations"
 SUBMIT_GENERATION = "submit_generation"
 POLL_GENERATION = "poll_generation"
 GIVE_UP_GENERATION = "give_up_generation"
+COPY_CLIP_MEDIA = "copy_clip_media"
 
 
 def send(actor_name: str, *args: str | int, delay_ms: int | None = None) -> dramatiq.Message:

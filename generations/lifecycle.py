@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations import dispatch, states
-from generations.models import Clip, ClipState, ErrorCode, Generation, Status
+from generations.models import Clip, ClipState, ErrorCode, Generation, MediaState, Status
 from generations.upstream import (
     Upstream,
     UpstreamBroken,
@@ -215,8 +215,21 @@ def _finish(generation: Generation, status: UpstreamStatus) -> None:
             )
         if moved:
             _store_clips(generation, status)
+            if succeeded:
+                _copy_media_on_commit(generation.pk)
     if moved:
         logger.info("generation %s %s", generation.pk, "succeeded" if succeeded else "failed")
+
+
+def _copy_media_on_commit(generation_id: Any) -> None:
+    clip_ids = list(
+        Clip.objects.filter(generation_id=generation_id, state=ClipState.SUCCEEDED).values_list(
+            "pk", flat=True
+        )
+    )
+    transaction.on_commit(
+        lambda: [dispatch.send(dispatch.COPY_CLIP_MEDIA, str(pk)) for pk in clip_ids]
+    )
 
 
 def _store_clips(generation: Generation, status: UpstreamStatus) -> None:
@@ -291,11 +304,12 @@ class ReconcileReport:
     released: int = 0
     repolled: int = 0
     failed: int = 0
+    recopied: int = 0
 
     def __str__(self) -> str:
         return (
             f"resubmitted {self.resubmitted}, released {self.released}, "
-            f"re-polled {self.repolled}, failed {self.failed}"
+            f"re-polled {self.repolled}, failed {self.failed}, media re-sent {self.recopied}"
         )
 
 
@@ -349,6 +363,16 @@ def generations_reconcile(*, grace_s: float | None = None) -> ReconcileReport:
     ).only("id", "poll_seq")[:batch]:
         if _schedule_poll(generation.pk, seq=generation.poll_seq, delay_s=0):
             report.repolled += 1
+
+    # Succeeded clips whose copy never happened (a lost copy message).
+    for clip_id in Clip.objects.filter(
+        state=ClipState.SUCCEEDED,
+        media_state=MediaState.PENDING,
+        generation__status=Status.SUCCEEDED,
+        generation__finished_at__lt=overdue,
+    ).values_list("pk", flat=True)[:batch]:
+        dispatch.send(dispatch.COPY_CLIP_MEDIA, str(clip_id))
+        report.recopied += 1
 
     if report.resubmitted or report.released or report.repolled or report.failed:
         logger.warning("reconcile: %s", report)

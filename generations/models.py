@@ -109,6 +109,12 @@ class ClipState(models.TextChoices):
     FAILED = "failed"
 
 
+class MediaState(models.TextChoices):
+    PENDING = "pending"  # not copied yet
+    READY = "ready"  # in our storage, served by us
+    FAILED = "failed"  # refused (unsafe URL, too large, wrong type): see media_error
+
+
 class Clip(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="clips")
@@ -124,6 +130,19 @@ class Clip(models.Model):
     vendor_audio_url = models.URLField(max_length=1000, blank=True)
     vendor_image_url = models.URLField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Our copy of the media, in Django storage.
+    media_state = models.CharField(
+        max_length=8, choices=MediaState.choices, default=MediaState.PENDING
+    )
+    media_error = models.TextField(blank=True)
+    audio_file = models.FileField(max_length=300, blank=True)
+    audio_type = models.CharField(max_length=100, blank=True)
+    audio_sha256 = models.CharField(max_length=64, blank=True)
+    image_file = models.FileField(max_length=300, blank=True)
+    image_type = models.CharField(max_length=100, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True)
+    media_copied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "vendor_clip_id"]

@@ -11,6 +11,7 @@ from django.db import transaction
 from generations import dispatch, states
 from generations.errors import NotCancelable
 from generations.idempotency import key_claim
+from generations.media import media_delete, media_names
 from generations.models import Generation, IdempotencyKey, Status
 from generations.quotas import Usage, quota_reserve
 
@@ -70,7 +71,10 @@ def generation_cancel(*, generation: Generation) -> Generation:
 def generation_delete(*, generation: Generation) -> None:
     """Remove a generation and its clips; one still in flight is canceled first, which settles
     its quota (a worker finding it gone simply stops)."""
+    names = media_names(generation_id=generation.pk)
     with transaction.atomic():
         states.transition(generation_id=generation.pk, expected=CANCELABLE, to=Status.CANCELED)
         generation.delete()
+        # Files go only once the rows are gone for good.
+        transaction.on_commit(lambda: media_delete(names))
     logger.info("generation %s deleted", generation.pk)

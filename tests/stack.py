@@ -242,6 +242,7 @@ class Stack:
             SECRET_KEY="integration-secret",
             DATABASE_URL=self._database_url(),
             REDIS_URL=f"unix://{self.redis_socket}",
+            MEDIA_ROOT=str(self.dir / "media"),
             SIMULATOR_PORT=str(self.simulator_port),
             SIMULATOR_READY_AFTER_S=str(self.ready_after_s),
             GENERATION_EXPECTED_S=str(self.ready_after_s),

@@ -13,8 +13,9 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from generations import dispatch, idempotency, lifecycle
+from generations import dispatch, idempotency, lifecycle, media
 from generations.upstream import UpstreamTransient
+from workers.fetch import get_fetcher
 from workers.upstream import get_upstream
 
 RETRY_OPTIONS = {
@@ -50,6 +51,19 @@ def poll_generation(generation_id: str, seq: int) -> None:
     """Ask the vendor once; finish the generation or re-enqueue this poll with a delay."""
     with _honour_retry_after():
         lifecycle.generation_poll(generation_id=generation_id, seq=seq, upstream=get_upstream())
+
+
+@dramatiq.actor(
+    actor_name=dispatch.COPY_CLIP_MEDIA,
+    queue_name=dispatch.QUEUE,
+    max_retries=settings.RETRY_MAX_RETRIES,
+    min_backoff=settings.RETRY_MIN_BACKOFF_MS,
+    max_backoff=settings.RETRY_MAX_BACKOFF_MS,
+    time_limit=300_000,
+)
+def copy_clip_media(clip_id: str) -> None:
+    """Copy a succeeded clip's audio and cover into our storage (retried when transient)."""
+    media.clip_copy_media(clip_id=clip_id, fetch=get_fetcher())
 
 
 @dramatiq.actor(actor_name=dispatch.GIVE_UP_GENERATION, queue_name=dispatch.QUEUE, max_retries=3)

@@ -9,11 +9,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
+from api.signing import media_url
 from generations.models import (
     Clip,
     ClipState,
     ErrorCode,
     Generation,
+    MediaState,
     Mode,
     Operation,
     Status,
@@ -170,6 +172,12 @@ class ClipSerializer(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField(
         help_text="Short-lived signed URL of the cover; null until it is copied."
     )
+    media = serializers.ChoiceField(
+        source="media_state",
+        choices=MediaState.choices,
+        read_only=True,
+        help_text="pending: not copied yet; ready: audio_url works; failed: could not be copied.",
+    )
 
     class Meta:
         model = Clip
@@ -181,6 +189,7 @@ class ClipSerializer(serializers.ModelSerializer):
             "duration",
             "model",
             "state",
+            "media",
             "audio_url",
             "image_url",
             "created_at",
@@ -188,11 +197,16 @@ class ClipSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_audio_url(self, clip: Clip) -> str | None:
-        return None
+        return self._media_url(clip, "audio")
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_image_url(self, clip: Clip) -> str | None:
-        return None
+        return self._media_url(clip, "image")
+
+    def _media_url(self, clip: Clip, kind: str) -> str | None:
+        if clip.media_state != MediaState.READY or not getattr(clip, f"{kind}_file"):
+            return None
+        return media_url(self.context["request"], clip.pk, kind)
 
 
 class GenerationErrorSerializer(serializers.Serializer):

@@ -25,10 +25,12 @@ def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     descriptions = {
         400: "Invalid request: `errors` names each field.",
         401: "No token, or a bad, expired or revoked one.",
+        403: "The signed media link expired or was tampered with.",
         404: "Not found, or not yours.",
         409: "The request conflicts with the resource's current state.",
         413: "Request body too large.",
         415: "Content-Type must be application/json.",
+        416: "The range is outside the file.",
         422: "The Idempotency-Key was used with a different body.",
         429: "Over quota or rate; see Retry-After and the RateLimit headers.",
     }

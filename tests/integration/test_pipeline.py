@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from tests.integration.conftest import port_open
 from tests.integration.helpers import create, successful_creates, wait_terminal
@@ -119,3 +120,21 @@ def test_the_pipeline_runs_on_rabbitmq():
         final = wait_terminal(session, stack.base, ids, timeout_s=90)
         assert {g["status"] for g in final.values()} == {"succeeded"}
         assert len(successful_creates(stack)) == 10
+
+
+def test_the_audio_is_copied_and_streamed_by_the_service():
+    with Stack(ready_after_s=1) as stack:
+        session = stack.session(stack.token())
+        gid = create(session, stack.base, {"description": "play me"})["id"]
+        wait_terminal(session, stack.base, [gid], timeout_s=30)
+
+        def ready_clips():
+            clips = session.get(f"{stack.base}/api/v1/generations/{gid}", timeout=5).json()["clips"]
+            return clips if all(c["media"] == "ready" for c in clips) else None
+
+        clips = wait_for(ready_clips, 30, "media copies")
+        part = requests.get(clips[0]["audio_url"], headers={"Range": "bytes=0-99"}, timeout=10)
+        assert part.status_code == 206
+        assert part.content[:4] == b"RIFF" and len(part.content) == 100
+        assert part.headers["Content-Type"] == "audio/wav"
+        assert "127.0.0.1:" + str(stack.simulator_port) not in clips[0]["audio_url"]

@@ -1,0 +1,117 @@
+"""Serving a stored file with HTTP Range, ETag and Last-Modified, streamed in chunks.
+
+Under ASGI the body is an async iterator (Django would otherwise read a sync iterator into
+memory before sending); under WSGI a plain iterator. With MEDIA_OFFLOAD set, the front proxy
+sends the bytes and handles ranges itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.http import http_date, parse_etags
+
+from api.problems import CONTENT_TYPE, problem
+
+CHUNK_BYTES = 64 * 1024
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
+    """(start, end) inclusive; None to send the whole file; False when unsatisfiable."""
+    match = RANGE.match(header.strip()) if header else None
+    if not match:
+        return None  # absent, multiple ranges or malformed: RFC 9110 lets us send it all
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0:
+            return False
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return False
+    return start, end
+
+
+def _sync_chunks(name: str, start: int, length: int) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = handle.read(min(CHUNK_BYTES, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+
+
+async def _async_chunks(name: str, start: int, length: int) -> AsyncIterator[bytes]:
+    handle = await sync_to_async(default_storage.open)(name, "rb")
+    try:
+        await sync_to_async(handle.seek)(start)
+        remaining = length
+        while remaining > 0:
+            data = await sync_to_async(handle.read, thread_sensitive=False)(
+                min(CHUNK_BYTES, remaining)
+            )
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+    finally:
+        await sync_to_async(handle.close)()
+
+
+def serve(request, *, name: str, content_type: str, sha256: str, modified: datetime):
+    """Answer GET/HEAD for a stored file: 200, 206, 304 or 416."""
+    size = default_storage.size(name)
+    etag = f'"{sha256}"'
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Last-Modified": http_date(modified.timestamp()),
+        "Cache-Control": "private, max-age=3600",
+    }
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        return HttpResponse(status=304, headers=headers)
+    wanted = parse_range(request.headers.get("Range", ""), size)
+    if wanted is False:
+        body = problem(416, f"The range is outside the file's {size} bytes.")
+        response = JsonResponse(body, status=416, content_type=CONTENT_TYPE, headers=headers)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    if settings.MEDIA_OFFLOAD:
+        return _offload(name, content_type, headers)
+    start, end = wanted if wanted else (0, size - 1)
+    length = end - start + 1
+    status = 206 if wanted else 200
+    headers["Content-Length"] = str(length)
+    if wanted:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":
+        return HttpResponse(status=status, content_type=content_type, headers=headers)
+    asynchronous = isinstance(getattr(request, "_request", request), ASGIRequest)
+    chunks = _async_chunks if asynchronous else _sync_chunks
+    return StreamingHttpResponse(
+        chunks(name, start, length), status=status, content_type=content_type, headers=headers
+    )
+
+
+def _offload(name: str, content_type: str, headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(content_type=content_type, headers=headers)
+    if settings.MEDIA_OFFLOAD == "nginx":
+        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_PREFIX.rstrip("/") + "/" + name
+    else:
+        response["X-Sendfile"] = default_storage.path(name)
+    return response

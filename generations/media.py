@@ -1,0 +1,119 @@
+"""Copying each succeeded clip's audio and cover into Django storage, once.
+
+The vendor's URLs are CDN links that may not live forever; clients are served our copy. The
+fetcher (`workers.fetch.SafeFetcher`) decides what may be fetched; this module decides what to
+do with the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from generations.models import Clip, ClipState, MediaState
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/ogg": "ogg",
+    "audio/aac": "aac",
+    "audio/mp4": "m4a",
+    "audio/flac": "flac",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+}
+
+
+class MediaRefused(Exception):
+    """Permanent: an unlisted host, a private address, too large, the wrong type."""
+
+
+class MediaUnavailable(Exception):
+    """Transient: a timeout, a 5xx; try again later."""
+
+
+@dataclass
+class FetchedFile:
+    file: IO[bytes]
+    content_type: str
+    sha256: str
+    size: int
+
+
+Fetch = Callable[..., FetchedFile]
+
+
+def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
+    """Copy a succeeded clip's audio (required) and cover (best effort). Idempotent.
+
+    Raises MediaUnavailable for the caller to retry.
+    """
+    clip = Clip.objects.filter(pk=clip_id).select_related("generation").first()
+    if clip is None or clip.state != ClipState.SUCCEEDED or clip.media_state != MediaState.PENDING:
+        return
+    try:
+        audio = fetch(
+            clip.vendor_audio_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio/"
+        )
+    except MediaRefused as exc:
+        Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED, media_error=str(exc))
+        logger.error("OPERATOR: clip %s audio not copied: %s", clip.pk, exc)
+        return
+    image = None
+    if clip.vendor_image_url:
+        try:
+            image = fetch(
+                clip.vendor_image_url, max_bytes=settings.MEDIA_MAX_IMAGE_BYTES, kind="image/"
+            )
+        except (MediaRefused, MediaUnavailable) as exc:
+            logger.warning("clip %s cover not copied: %s", clip.pk, exc)
+    fields: dict[str, Any] = {}
+    with audio.file:
+        fields |= _save(clip, "audio", audio)
+    if image is not None:
+        with image.file:
+            fields |= _save(clip, "image", image)
+    updated = Clip.objects.filter(pk=clip.pk, media_state=MediaState.PENDING).update(
+        media_state=MediaState.READY, media_error="", media_copied_at=timezone.now(), **fields
+    )
+    if not updated:  # deleted or copied by a duplicate message meanwhile
+        for name in (fields.get("audio_file"), fields.get("image_file")):
+            if name and not Clip.objects.filter(audio_file=name).exists():
+                default_storage.delete(name)
+    logger.info("clip %s media copied (%d bytes of audio)", clip.pk, audio.size)
+
+
+def _save(clip: Clip, kind: str, fetched: FetchedFile) -> dict[str, str]:
+    extension = EXTENSIONS.get(fetched.content_type, "bin")
+    name = f"clips/{clip.generation_id}/{clip.pk}-{kind}.{extension}"
+    if default_storage.exists(name):
+        default_storage.delete(name)  # a retry after a crash: replace, never "name_abc123"
+    saved = default_storage.save(name, File(fetched.file, name=name))
+    return {
+        f"{kind}_file": saved,
+        f"{kind}_type": fetched.content_type,
+        f"{kind}_sha256": fetched.sha256,
+    }
+
+
+def media_names(*, generation_id: Any) -> list[str]:
+    names = Clip.objects.filter(generation_id=generation_id).values_list("audio_file", "image_file")
+    return [name for pair in names for name in pair if name]
+
+
+def media_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

@@ -1,0 +1,126 @@
+"""Copying clip media into storage, from the simulator and from hostile CDNs."""
+
+import time
+
+import pytest
+from django.core.files.storage import default_storage
+
+from generations import lifecycle, media, services
+from generations.models import Clip, ClipState, MediaState
+from tests.media_server import MediaServer
+from workers.fetch import SafeFetcher
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def finished_clip(
+    alice, generation_factory, upstream, simulator, django_capture_on_commit_callbacks
+):
+    generation = generation_factory(owner=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_submit(generation_id=generation.pk, upstream=upstream)
+    time.sleep(simulator.ready_after_s + 0.05)
+    lifecycle.generation_poll(generation_id=generation.pk, seq=1, upstream=upstream)
+    return generation.clips.first()
+
+
+@pytest.fixture
+def fetch(simulator):
+    return SafeFetcher([simulator.public_url], timeout_s=(2, 5))
+
+
+def test_finishing_a_generation_queues_one_copy_per_succeeded_clip(
+    alice,
+    generation_factory,
+    upstream,
+    simulator,
+    sent_messages,
+    django_capture_on_commit_callbacks,
+):
+    generation = generation_factory(owner=alice, description="[sim:clip-failed] x")
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_submit(generation_id=generation.pk, upstream=upstream)
+    time.sleep(simulator.ready_after_s + 0.05)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_poll(generation_id=generation.pk, seq=1, upstream=upstream)
+    succeeded = generation.clips.get(state=ClipState.SUCCEEDED)
+    copies = [m.args for m in sent_messages if m.actor_name == "copy_clip_media"]
+    assert copies == [(str(succeeded.pk),)]
+
+
+def test_the_audio_and_cover_are_copied_once(finished_clip, fetch):
+    media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch)
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    assert clip.media_state == MediaState.READY
+    assert clip.audio_type == "audio/wav" and clip.image_type == "image/png"
+    with default_storage.open(clip.audio_file.name) as stored:
+        assert stored.read(4) == b"RIFF"
+    assert len(clip.audio_sha256) == 64
+    copied_at = clip.media_copied_at
+    media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch)
+    assert Clip.objects.get(pk=clip.pk).media_copied_at == copied_at
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [
+        ({"Content-Type": "text/html"}, b"<html>login</html>", "expected audio"),
+        (
+            {"Content-Type": "audio/wav", "Content-Length": str(2 * 1024**3)},
+            b"",
+            "over the",
+        ),
+        ({"Location": "http://169.254.169.254/latest/meta-data/"}, b"", "not in MUSICAPI"),
+    ],
+)
+def test_a_refused_copy_marks_the_clip_and_writes_nothing(
+    finished_clip, caplog, headers, body, reason
+):
+    cdn = MediaServer()
+    try:
+        status = 302 if "Location" in headers else 200
+        url = cdn.route("/a.wav", status=status, headers=headers, body=body)
+        Clip.objects.filter(pk=finished_clip.pk).update(vendor_audio_url=url)
+        fetch = SafeFetcher([f"http://127.0.0.1:{cdn.port}"], timeout_s=(2, 5))
+        media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch)
+    finally:
+        cdn.close()
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    assert clip.media_state == MediaState.FAILED
+    assert reason in clip.media_error
+    assert not clip.audio_file
+    assert not default_storage.exists(f"clips/{clip.generation_id}")
+    assert any("OPERATOR" in r.message for r in caplog.records)
+
+
+def test_an_unlisted_vendor_host_is_never_fetched(finished_clip):
+    Clip.objects.filter(pk=finished_clip.pk).update(vendor_audio_url="https://evil.example/a.wav")
+    media.clip_copy_media(clip_id=finished_clip.pk, fetch=SafeFetcher(["cdn1.suno.ai"]))
+    assert "not in MUSICAPI_MEDIA_HOSTS" in Clip.objects.get(pk=finished_clip.pk).media_error
+
+
+def test_a_transient_failure_is_raised_for_retry(finished_clip):
+    Clip.objects.filter(pk=finished_clip.pk).update(vendor_audio_url="http://127.0.0.1:9/a.wav")
+    with pytest.raises(media.MediaUnavailable):
+        media.clip_copy_media(
+            clip_id=finished_clip.pk, fetch=SafeFetcher(["http://127.0.0.1:9"], timeout_s=(1, 1))
+        )
+    assert Clip.objects.get(pk=finished_clip.pk).media_state == MediaState.PENDING
+
+
+def test_deleting_the_generation_removes_its_files(
+    finished_clip, fetch, django_capture_on_commit_callbacks
+):
+    media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch)
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    names = [clip.audio_file.name, clip.image_file.name]
+    assert all(default_storage.exists(n) for n in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.generation_delete(generation=clip.generation)
+    assert not any(default_storage.exists(n) for n in names)
