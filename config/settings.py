@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # ETag on every GET answer, and 304 for If-None-Match: cheap re-reads for polling clients.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -331,3 +333,9 @@ MEDIA_URL_MAX_AGE_S = env.int("MEDIA_URL_MAX_AGE_S", default=3600)
 # MEDIA_ACCEL_PREFIX + the file's name; "sendfile" with X-Sendfile and the file's path.
 MEDIA_OFFLOAD = env.str("MEDIA_OFFLOAD", default="")
 MEDIA_ACCEL_PREFIX = env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/")
+
+# --- Live status (Server-Sent Events) -------------------------------------------------------
+SSE_HEARTBEAT_S = env.float("SSE_HEARTBEAT_S", default=15.0)
+SSE_RETRY_MS = 3000
+# A stream is closed after this long (the client reconnects with Last-Event-ID).
+SSE_MAX_DURATION_S = env.float("SSE_MAX_DURATION_S", default=30 * 60.0)

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from generations import events
 from generations.models import Clip, ClipState, MediaState
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
         )
     except MediaRefused as exc:
         Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED, media_error=str(exc))
+        events.publish(clip.generation_id, "media")
         logger.error("OPERATOR: clip %s audio not copied: %s", clip.pk, exc)
         return
     image = None
@@ -89,7 +91,9 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
     updated = Clip.objects.filter(pk=clip.pk, media_state=MediaState.PENDING).update(
         media_state=MediaState.READY, media_error="", media_copied_at=timezone.now(), **fields
     )
-    if not updated:  # deleted or copied by a duplicate message meanwhile
+    if updated:
+        events.publish(clip.generation_id, "media")
+    else:  # deleted or copied by a duplicate message meanwhile
         for name in (fields.get("audio_file"), fields.get("image_file")):
             if name and not Clip.objects.filter(audio_file=name).exists():
                 default_storage.delete(name)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from generations import events
 from generations.models import TERMINAL_STATUSES, Generation, Status
 from generations.quotas import quota_settle
 
@@ -51,4 +52,6 @@ def transition(
         if updated and to in TERMINAL_STATUSES:
             # The quota settles with the move that ends the generation, in one transaction.
             quota_settle(generation_id=generation_id)
+        if updated:
+            events.publish(generation_id, "status")
     return updated == 1

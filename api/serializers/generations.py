@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
-from api.signing import media_url
+from api.signing import signed_url
 from generations.models import (
     Clip,
     ClipState,
@@ -206,7 +206,7 @@ class ClipSerializer(serializers.ModelSerializer):
     def _media_url(self, clip: Clip, kind: str) -> str | None:
         if clip.media_state != MediaState.READY or not getattr(clip, f"{kind}_file"):
             return None
-        return media_url(self.context["request"], clip.pk, kind)
+        return signed_url(self.context["request"], clip.pk, kind)
 
 
 class GenerationErrorSerializer(serializers.Serializer):
@@ -222,6 +222,9 @@ class GenerationSerializer(serializers.ModelSerializer):
     source_clip = serializers.UUIDField(source="source_clip_id", allow_null=True, read_only=True)
     clips = ClipSerializer(many=True, read_only=True)
     error = serializers.SerializerMethodField()
+    events_url = serializers.SerializerMethodField(
+        help_text="Short-lived signed URL of the live status stream, for `new EventSource(url)`."
+    )
 
     class Meta:
         model = Generation
@@ -243,6 +246,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "continue_at",
             "clips",
             "error",
+            "events_url",
             "created_at",
             "started_at",
             "finished_at",
@@ -252,6 +256,10 @@ class GenerationSerializer(serializers.ModelSerializer):
     def get_status(self, generation: Generation) -> str:
         # `submitting` is a worker's internal step: the vendor does not have the request yet.
         return Status.QUEUED if generation.status == Status.SUBMITTING else generation.status
+
+    @extend_schema_field(serializers.URLField())
+    def get_events_url(self, generation: Generation) -> str:
+        return signed_url(self.context["request"], generation.pk, "events")
 
     @extend_schema_field(GenerationErrorSerializer(allow_null=True))
     def get_error(self, generation: Generation) -> dict[str, str] | None:

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from api import ranges
 from api.serializers.generations import ClipSerializer
 from api.serializers.problems import problem_responses
-from api.signing import MediaSignatureInvalid, media_verify
+from api.signing import SignatureInvalid, signature_verify
 from generations.models import Clip, MediaState
 from generations.selectors import clip_get
 
@@ -75,8 +75,8 @@ class _ClipMediaView(APIView):
                 raise exceptions.NotAuthenticated()
             return _own_clip(request, pk)
         try:
-            media_verify(token, pk, self.kind)
-        except MediaSignatureInvalid as exc:
+            signature_verify(token, pk, self.kind)
+        except SignatureInvalid as exc:
             raise exceptions.PermissionDenied(exc.message) from exc
         try:
             return Clip.objects.get(pk=pk)

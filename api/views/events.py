@@ -1,0 +1,126 @@
+"""`GET /api/v1/generations/{id}/events`: Server-Sent Events until the generation is done.
+
+An async view, so an open stream holds no thread: it blocks on the generation's Redis Stream
+(see `generations.events`) and wakes only when a worker publishes, or to send a heartbeat.
+Each event carries the whole generation resource. `Last-Event-ID` resumes after a reconnect.
+The stream ends once the generation is terminal and its clips' copies are settled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+
+from api.problems import CONTENT_TYPE, problem
+from api.serializers.generations import GenerationSerializer
+from api.signing import SignatureInvalid, signature_verify
+from api.tokens import token_authenticate
+from generations import events, selectors
+from generations.models import TERMINAL_STATUSES, Generation, MediaState, Status
+
+STREAM_ID = re.compile(r"^\d+-\d+$")
+
+
+def _problem(status: int, detail: str, **headers: str) -> JsonResponse:
+    return JsonResponse(
+        problem(status, detail), status=status, content_type=CONTENT_TYPE, headers=headers
+    )
+
+
+def _authorize(request: HttpRequest, pk) -> Generation | JsonResponse:
+    """The caller's generation, by Bearer token or by signed `sig`; else a problem response."""
+    token = request.GET.get("sig")
+    header = request.headers.get("Authorization", "")
+    try:
+        if token is not None:
+            signature_verify(token, pk, "events")
+            return Generation.objects.get(pk=pk)
+        scheme, _, secret = header.partition(" ")
+        api_token = token_authenticate(secret=secret) if scheme.lower() == "bearer" else None
+        if api_token is None:
+            return _problem(
+                401,
+                "Send a Bearer token or use the signed events_url.",
+                **{"WWW-Authenticate": 'Bearer realm="api"'},
+            )
+        return selectors.generation_get(owner=api_token.user, generation_id=pk)
+    except SignatureInvalid as exc:
+        return _problem(403, exc.message)
+    except (Generation.DoesNotExist, ValidationError):
+        return _problem(404, "There is nothing here.")
+
+
+class _Snapshot:
+    """Serializes the current state for an event (one query per event, never a polling loop)."""
+
+    def __init__(self, request: HttpRequest, pk) -> None:
+        self.request, self.pk = request, pk
+
+    def __call__(self) -> tuple[dict, bool]:
+        generation = Generation.objects.prefetch_related("clips").get(pk=self.pk)
+        body = GenerationSerializer(generation, context={"request": self.request}).data
+        done = generation.status in TERMINAL_STATUSES and (
+            generation.status != Status.SUCCEEDED
+            or all(
+                c.media_state != MediaState.PENDING
+                for c in generation.clips.all()
+                if c.state == "succeeded"
+            )
+        )
+        return body, done
+
+
+def _event(body: dict, event_id: str) -> str:
+    return f"id: {event_id}\nevent: generation\ndata: {json.dumps(body, default=str)}\n\n"
+
+
+async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIterator[str]:
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    heartbeat_ms = int(settings.SSE_HEARTBEAT_S * 1000)
+    deadline = time.monotonic() + settings.SSE_MAX_DURATION_S
+    try:
+        yield f"retry: {settings.SSE_RETRY_MS}\n\n"
+        if cursor is None:
+            latest = await client.xrevrange(key, count=1)
+            cursor = latest[0][0].decode() if latest else "0-0"
+            body, done = await sync_to_async(snapshot)()
+            yield _event(body, cursor)
+            if done:
+                return
+        while time.monotonic() < deadline:
+            entries = await client.xread({key: cursor}, block=heartbeat_ms, count=100)
+            if not entries:
+                yield ": heartbeat\n\n"
+                continue
+            cursor = entries[0][1][-1][0].decode()
+            body, done = await sync_to_async(snapshot)()
+            yield _event(body, cursor)
+            if done:
+                return
+    finally:
+        await client.aclose()
+
+
+async def generation_events(request: HttpRequest, pk):
+    if request.method != "GET":
+        return _problem(405, "Only GET is allowed here.", Allow="GET")
+    found = await sync_to_async(_authorize)(request, pk)
+    if isinstance(found, JsonResponse):
+        return found
+    last = request.headers.get("Last-Event-ID") or request.GET.get("lastEventId")
+    cursor = last if last and STREAM_ID.match(last) else None
+    response = StreamingHttpResponse(
+        _stream(_Snapshot(request, pk), events.stream_key(pk), cursor),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response

@@ -1,0 +1,212 @@
+"""Server-Sent Events through Django's ASGI path: resume, heartbeat, terminal close, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.test import AsyncClient
+
+from api.tokens import token_create
+from generations import states
+from generations.models import Clip, ClipState, MediaState, Status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT_S = 10
+
+
+@pytest.fixture(autouse=True)
+def _fast_heartbeat(settings):
+    settings.SSE_HEARTBEAT_S = 0.2
+
+
+@pytest.fixture
+def token(alice):
+    return token_create(user=alice, name="sse").secret
+
+
+@pytest.fixture
+def running(alice, generation_factory):
+    return generation_factory(owner=alice, status=Status.RUNNING, vendor_task_id="t")
+
+
+class Reader:
+    """Reads SSE frames from a streaming response, bounded by a timeout."""
+
+    def __init__(self, response) -> None:
+        self.chunks = response.streaming_content.__aiter__()
+        self.buffer = ""
+
+    async def frame(self) -> str:
+        while "\n\n" not in self.buffer:
+            chunk = await asyncio.wait_for(self.chunks.__anext__(), TIMEOUT_S)
+            self.buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+        frame, self.buffer = self.buffer.split("\n\n", 1)
+        return frame
+
+    async def event(self) -> tuple[str, dict]:
+        while True:
+            frame = await self.frame()
+            if frame.startswith("id:"):
+                lines = dict(line.split(": ", 1) for line in frame.splitlines())
+                return lines["id"], json.loads(lines["data"])
+
+    async def ended(self) -> bool:
+        try:
+            await asyncio.wait_for(self.chunks.__anext__(), TIMEOUT_S)
+        except StopAsyncIteration:
+            return True
+        return False
+
+
+def url(generation) -> str:
+    return f"/api/v1/generations/{generation.pk}/events"
+
+
+def move(generation, expected, to, **fields):
+    return sync_to_async(states.transition)(
+        generation_id=generation.pk, expected=expected, to=to, **fields
+    )
+
+
+def test_it_sends_the_state_then_each_change_and_closes_at_the_end(running, token):
+    @async_to_sync
+    async def scenario():
+        response = await AsyncClient().get(
+            url(running), headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/event-stream"
+        reader = Reader(response)
+        assert (await reader.frame()).startswith("retry:")
+        _, first = await reader.event()
+        assert first["status"] == "running"
+        await move(running, Status.RUNNING, Status.FAILED, error_code="internal")
+        _, last = await reader.event()
+        assert last["status"] == "failed"
+        assert last["error"]["code"] == "internal"
+        assert await reader.ended()
+
+    scenario()
+
+
+def test_it_sends_heartbeats_while_nothing_happens(running, token):
+    @async_to_sync
+    async def scenario():
+        response = await AsyncClient().get(
+            url(running), headers={"Authorization": f"Bearer {token}"}
+        )
+        reader = Reader(response)
+        await reader.event()
+        assert await reader.frame() == ": heartbeat"
+
+    scenario()
+
+
+def test_last_event_id_resumes_after_what_was_seen(running, token):
+    @async_to_sync
+    async def scenario():
+        client = AsyncClient()
+        headers = {"Authorization": f"Bearer {token}"}
+        reader = Reader(await client.get(url(running), headers=headers))
+        seen_id, _ = await reader.event()
+        # The client drops; a change happens while it is away.
+        await move(running, Status.RUNNING, Status.CANCELED)
+        resumed = Reader(
+            await client.get(url(running), headers={**headers, "Last-Event-ID": seen_id})
+        )
+        missed_id, body = await resumed.event()
+        assert body["status"] == "canceled"
+        assert missed_id != seen_id
+        assert await resumed.ended()
+
+    scenario()
+
+
+def test_a_succeeded_generation_streams_until_its_media_is_copied(running, token):
+    @async_to_sync
+    async def scenario():
+        clip = await sync_to_async(Clip.objects.create)(
+            generation=running, vendor_clip_id="c", state=ClipState.SUCCEEDED
+        )
+        reader = Reader(
+            await AsyncClient().get(url(running), headers={"Authorization": f"Bearer {token}"})
+        )
+        await reader.event()
+        await move(running, Status.RUNNING, Status.SUCCEEDED)
+        _, body = await reader.event()
+        assert body["status"] == "succeeded" and body["clips"][0]["media"] == "pending"
+
+        def copied():
+            Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED)
+            from generations import events
+
+            events.publish(running.pk, "media")
+
+        await sync_to_async(copied)()
+        _, body = await reader.event()
+        assert body["clips"][0]["media"] == "failed"
+        assert await reader.ended()
+
+    scenario()
+
+
+def test_the_signed_events_url_works_without_a_header(running, token):
+    @async_to_sync
+    async def scenario():
+        resource = await AsyncClient().get(
+            f"/api/v1/generations/{running.pk}", headers={"Authorization": f"Bearer {token}"}
+        )
+        events_url = resource.json()["events_url"]
+        reader = Reader(await AsyncClient().get(events_url))
+        _, body = await reader.event()
+        assert body["id"] == str(running.pk)
+
+    scenario()
+
+
+@pytest.mark.parametrize(
+    ("auth", "status"),
+    [({}, 401), ({"Authorization": "Bearer mg_nope"}, 401), ("bad-sig", 403)],
+)
+def test_without_valid_credentials_there_is_no_stream(running, auth, status):
+    @async_to_sync
+    async def scenario():
+        if auth == "bad-sig":
+            response = await AsyncClient().get(url(running) + "?sig=forged:abc")
+        else:
+            response = await AsyncClient().get(url(running), headers=auth)
+        assert response.status_code == status
+        assert response["Content-Type"] == "application/problem+json"
+
+    scenario()
+
+
+def test_another_users_stream_is_404(running, bob):
+    bobs = token_create(user=bob, name="sse").secret
+
+    @async_to_sync
+    async def scenario():
+        response = await AsyncClient().get(
+            url(running), headers={"Authorization": f"Bearer {bobs}"}
+        )
+        assert response.status_code == 404
+
+    scenario()
+
+
+def test_a_signature_for_another_generation_is_403(running, alice, generation_factory, token):
+    other = generation_factory(owner=alice)
+
+    @async_to_sync
+    async def scenario():
+        resource = await AsyncClient().get(
+            f"/api/v1/generations/{other.pk}", headers={"Authorization": f"Bearer {token}"}
+        )
+        forged = resource.json()["events_url"].replace(str(other.pk), str(running.pk), 1)
+        assert (await AsyncClient().get(forged)).status_code == 403
+
+    scenario()
