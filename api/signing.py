@@ -19,6 +19,7 @@ class _Signer(signing.TimestampSigner):
     def timestamp(self) -> str:
         return signing.b62_encode(int(time.time()) // BUCKET_S * BUCKET_S)
 
+
 ROUTES = {"audio": "clip-audio", "image": "clip-image", "events": "generation-events"}
 
 
@@ -37,9 +38,7 @@ def signed_url(request, object_id, kind: str) -> str:
 
 def signature_verify(token: str, object_id, kind: str) -> None:
     try:
-        value = _Signer(salt=SALT).unsign(
-            token, max_age=settings.MEDIA_URL_MAX_AGE_S
-        )
+        value = _Signer(salt=SALT).unsign(token, max_age=settings.MEDIA_URL_MAX_AGE_S)
     except signing.SignatureExpired:
         raise SignatureInvalid("This link has expired; fetch the resource again.") from None
     except signing.BadSignature:
