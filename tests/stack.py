@@ -257,6 +257,7 @@ class Stack:
             DEFAULT_PLAN_GENERATIONS="1000000",
             DEFAULT_PLAN_MAX_IN_FLIGHT="1000000",
             DEFAULT_PLAN_CREATES_PER_MINUTE="1000000",
+            READ_RATE="1000000/min",
             PYTHONUNBUFFERED="1",
         )
         env.pop("BROKER_URL", None)

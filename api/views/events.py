@@ -95,6 +95,12 @@ async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIte
             yield _event(body, cursor)
             if done:
                 return
+        else:
+            # A reconnect after the end (EventSource retries on its own): say so and stop.
+            body, done = await sync_to_async(snapshot)()
+            if done:
+                yield _event(body, cursor)
+                return
         while time.monotonic() < deadline:
             entries = await client.xread({key: cursor}, block=heartbeat_ms, count=100)
             if not entries:

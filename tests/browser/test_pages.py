@@ -1,0 +1,62 @@
+"""Real pages in headless Chromium against the whole service on loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.stack import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with Stack(ready_after_s=2) as stack:
+        yield stack
+
+
+def test_swagger_ui_authorizes_and_creates_a_generation(stack, page):
+    token = stack.token("swagger")
+    page.goto(f"{stack.base}/api/docs/")
+    page.click("button.authorize", timeout=TIMEOUT_MS)
+    page.fill(".auth-container input", token)
+    page.click(".auth-btn-wrapper button.authorize")
+    page.click("button.btn-done")
+    operation = page.locator("#operations-generations-generations_create")
+    operation.locator(".opblock-summary").click()
+    operation.locator(".try-out__btn").click()
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for(timeout=TIMEOUT_MS)
+    assert status.inner_text().strip().startswith("202")
+    assert '"status": "queued"' in operation.locator(".live-responses-table").inner_text()
+    status.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 250)
+    page.screenshot(path=str(DOCS / "swagger-try-it-out.png"), full_page=False)
+    me = stack.session(token).get(f"{stack.base}/api/v1/me", timeout=10).json()
+    assert me["usage"]["used"] == 1
+
+
+def test_the_demo_page_goes_from_a_description_to_a_playing_clip(stack, page):
+    page.goto(f"{stack.base}/demo/")
+    assert page.input_value("#token").startswith("mg_")
+    page.fill("#description", "a short happy ukulele tune")
+    started = time.monotonic()
+    page.click("#generate")
+    audio = page.locator("#clips audio").first
+    audio.wait_for(timeout=TIMEOUT_MS)
+    assert page.inner_text("#status") == "succeeded"
+    audio.evaluate("a => a.play()")
+    page.wait_for_function(
+        "() => document.querySelector('#clips audio').currentTime > 0.5", timeout=TIMEOUT_MS
+    )
+    elapsed = time.monotonic() - started
+    assert "of" in page.inner_text("#quota")
+    page.screenshot(path=str(DOCS / "demo-playing.png"), full_page=True)
+    print(f"demo: description to a playing clip in {elapsed:.1f} s (simulator ready after 2 s)")
