@@ -25,26 +25,35 @@ test: install
 	EMBEDDED_REDIS_DIR=$(TEST_REDIS_DIR) $(BIN)/pytest $(PYTEST_ARGS); \
 	status=$$?; $(BIN)/python -m config.embedded_redis stop $(TEST_REDIS_DIR) >/dev/null; exit $$status
 
-lint: install
+# openapi-typescript, pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: install node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(OFFLINE) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.check.yaml
 	@diff -u openapi/schema.yaml var/schema.check.yaml > /dev/null || \
 		{ echo "openapi/schema.yaml is stale: run 'make schema' and commit it."; \
 		  diff -u openapi/schema.yaml var/schema.check.yaml | head -40; exit 1; }
-	@echo "OpenAPI schema is up to date."
+	@npx --no-install openapi-typescript openapi/schema.yaml --output var/schema.check.d.ts > /dev/null
+	@diff -u openapi/schema.d.ts var/schema.check.d.ts > /dev/null || \
+		{ echo "openapi/schema.d.ts is stale: run 'make schema' and commit it."; exit 1; }
+	@echo "OpenAPI schema and TypeScript types are up to date."
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-schema: install
+schema: install node_modules/.installed
 	$(OFFLINE) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi/schema.yaml
-	@echo "Wrote openapi/schema.yaml"
+	npx --no-install openapi-typescript openapi/schema.yaml --output openapi/schema.d.ts
+	@echo "Wrote openapi/schema.yaml and openapi/schema.d.ts"
 
 # Starts its own processes on loopback; prints vendor calls per generation and latencies.
 bench: install
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

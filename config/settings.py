@@ -249,6 +249,17 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_streaming_and_limits",
+    ],
+    "TAGS": [
+        {"name": "generations", "description": "Ask for music and follow it until it is done."},
+        {"name": "clips", "description": "The songs a generation made, and their audio."},
+        {"name": "me", "description": "Your plan and usage."},
+        {"name": "tokens", "description": "Your personal API tokens."},
+        {"name": "hooks", "description": "For the vendor only."},
+    ],
 }
 
 # --- Static files, i18n ---------------------------------------------------------------------

@@ -13,6 +13,29 @@ def test_the_committed_schema_matches_the_code(tmp_path):
     assert generated.read_text() == SCHEMA.read_text(), "run `make schema` and commit it"
 
 
+def test_the_schema_is_valid_openapi_3():
+    import yaml
+    from openapi_spec_validator import validate
+
+    validate(yaml.safe_load(SCHEMA.read_text()))
+
+
+def test_every_operation_is_documented_for_frontend_developers():
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert len(operations) >= 14
+    for op in operations:
+        assert op["summary"] and op["description"] and op["tags"], op["operationId"]
+        assert op["operationId"][0].islower() and "_" not in op["operationId"]
+        errors = [code for code in op["responses"] if code.startswith(("4", "5"))]
+        assert errors, op["operationId"]
+        for code in errors:
+            content = op["responses"][code]["content"]
+            assert "application/problem+json" in content, (op["operationId"], code)
+
+
 def test_the_schema_declares_bearer_auth():
     text = SCHEMA.read_text()
     assert "bearerAuth" in text

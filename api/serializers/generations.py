@@ -39,7 +39,7 @@ class _ModelChoiceField(StrictChoiceField):
         return super().to_internal_value(data)
 
 
-class GenerationRequestSerializer(serializers.Serializer):
+class GenerationCreateSerializer(serializers.Serializer):
     mode = StrictChoiceField(choices=Mode.choices, default=Mode.DESCRIPTION)
     description = StrictCharField(
         required=False, help_text="What the music should be like (description mode)."

@@ -21,7 +21,7 @@ class ProblemSerializer(serializers.Serializer):
     )
 
 
-def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+def problem_responses(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
     descriptions = {
         400: "Invalid request: `errors` names each field.",
         401: "No token, or a bad, expired or revoked one.",
@@ -35,6 +35,8 @@ def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         429: "Over quota or rate; see Retry-After and the RateLimit headers.",
     }
     return {
-        status: OpenApiResponse(ProblemSerializer, description=descriptions[status])
+        (status, "application/problem+json"): OpenApiResponse(
+            ProblemSerializer, description=descriptions[status]
+        )
         for status in statuses
     }

@@ -29,6 +29,7 @@ def _own_clip(request, pk) -> Clip:
 
 class ClipView(APIView):
     @extend_schema(
+        operation_id="getClip",
         summary="Get one clip",
         description="Its metadata and short-lived signed `audio_url` / `image_url`.",
         responses={200: ClipSerializer, **problem_responses(401, 404)},
@@ -100,6 +101,7 @@ class ClipAudioView(_ClipMediaView):
     kind = "audio"
 
     @extend_schema(
+        operation_id="getClipAudio",
         summary="Stream a clip's audio",
         description="The stored copy, with `Accept-Ranges`, single-range 206, `ETag` and "
         "`Last-Modified`. Works in `<audio src>` through the signed `audio_url`.",
@@ -119,7 +121,9 @@ class ClipImageView(_ClipMediaView):
     kind = "image"
 
     @extend_schema(
+        operation_id="getClipImage",
         summary="Get a clip's cover image",
+        description="The stored cover, like the audio: Bearer token or the signed `image_url`.",
         parameters=MEDIA_PARAMETERS,
         responses={
             (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The cover."),

@@ -99,7 +99,8 @@ async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIte
             # A reconnect after the end (EventSource retries on its own): say so and stop.
             body, done = await sync_to_async(snapshot)()
             if done:
-                yield _event(body, cursor)
+                latest = await client.xrevrange(key, count=1)
+                yield _event(body, latest[0][0].decode() if latest else cursor)
                 return
         while time.monotonic() < deadline:
             entries = await client.xread({key: cursor}, block=heartbeat_ms, count=100)

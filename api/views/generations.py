@@ -17,10 +17,86 @@ from rest_framework.response import Response
 from api import ratelimit
 from api.filters import GenerationFilter
 from api.pagination import NewestFirstCursorPagination
-from api.serializers.generations import GenerationRequestSerializer, GenerationSerializer
+from api.serializers.generations import GenerationCreateSerializer, GenerationSerializer
 from api.serializers.problems import problem_responses
 from generations import idempotency, quotas, selectors, services
 from generations.models import Generation
+
+GENERATION_EXAMPLE = {
+    "id": "6f1c2a9e-3b7d-4d0e-9a55-2f8b1c4e7a10",
+    "status": "succeeded",
+    "mode": "description",
+    "operation": "create",
+    "description": "calm piano for a focus timer",
+    "lyrics": "",
+    "title": "",
+    "tags": "",
+    "negative_tags": "",
+    "auto_lyrics": False,
+    "instrumental": True,
+    "model": "sonic-v5",
+    "vocal_gender": "",
+    "source_clip": None,
+    "continue_at": None,
+    "clips": [
+        {
+            "id": "0b5e8c1d-2f4a-4e6b-8c9d-1a2b3c4d5e6f",
+            "title": "Quiet Focus",
+            "tags": "piano, calm",
+            "lyrics": "",
+            "duration": 142.6,
+            "model": "sonic-v5",
+            "state": "succeeded",
+            "media": "ready",
+            "audio_url": "https://gateway.example/api/v1/clips/0b5e8c1d-2f4a-4e6b-8c9d-1a2b3c4d5e6f/audio?sig=…",
+            "image_url": "https://gateway.example/api/v1/clips/0b5e8c1d-2f4a-4e6b-8c9d-1a2b3c4d5e6f/image?sig=…",
+            "created_at": "2026-11-24T09:00:41Z",
+        }
+    ],
+    "error": None,
+    "events_url": "https://gateway.example/api/v1/generations/6f1c2a9e-3b7d-4d0e-9a55-2f8b1c4e7a10/events?sig=…",
+    "created_at": "2026-11-24T09:00:00Z",
+    "started_at": "2026-11-24T09:00:01Z",
+    "finished_at": "2026-11-24T09:01:05Z",
+}
+RESPONSE_EXAMPLES = [
+    OpenApiExample(
+        "Queued",
+        value={
+            **GENERATION_EXAMPLE,
+            "status": "queued",
+            "clips": [],
+            "started_at": None,
+            "finished_at": None,
+        },
+        response_only=True,
+        status_codes=["202"],
+    ),
+    OpenApiExample(
+        "Over quota",
+        value={
+            "type": "urn:music-gateway:problem:quota_exceeded",
+            "title": "Too many requests",
+            "status": 429,
+            "detail": "You have used all 20 generations of this day.",
+            "limit": "generations_per_period",
+        },
+        response_only=True,
+        status_codes=["429"],
+    ),
+    OpenApiExample(
+        "Invalid request",
+        value={
+            "type": "urn:music-gateway:problem:validation",
+            "title": "Invalid request",
+            "status": 400,
+            "detail": "description: Ensure this field has no more than 400 characters.",
+            "errors": {"description": ["Ensure this field has no more than 400 characters."]},
+        },
+        response_only=True,
+        status_codes=["400"],
+    ),
+]
 
 CREATE_EXAMPLES = [
     OpenApiExample(
@@ -45,16 +121,35 @@ CREATE_EXAMPLES = [
 
 @extend_schema_view(
     list=extend_schema(
+        operation_id="listGenerations",
         summary="List your generations",
         description="Newest first, cursor-paginated; filter by `status` and creation time.",
         responses={200: GenerationSerializer(many=True), **problem_responses(400, 401)},
     ),
     retrieve=extend_schema(
+        operation_id="getGeneration",
         summary="Get one generation",
         description="Its status, clips and error. Another user's generation is 404.",
+        examples=[
+            OpenApiExample("Succeeded", value=GENERATION_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "Failed",
+                value={
+                    **GENERATION_EXAMPLE,
+                    "status": "failed",
+                    "clips": [],
+                    "error": {
+                        "code": "rejected",
+                        "detail": "The song description needs moderation review.",
+                    },
+                },
+                response_only=True,
+            ),
+        ],
         responses={200: GenerationSerializer, **problem_responses(401, 404)},
     ),
     destroy=extend_schema(
+        operation_id="deleteGeneration",
         summary="Delete a generation",
         description="Removes the generation, its clips and their stored audio.",
         responses={204: None, **problem_responses(401, 404)},
@@ -83,6 +178,7 @@ class GenerationViewSet(
             raise Http404 from exc
 
     @extend_schema(
+        operation_id="createGeneration",
         summary="Ask for music",
         description="Validates the request, reserves one unit of your quota and answers **202 "
         "Accepted** at once with the queued generation and its `Location`. Workers take it to "
@@ -92,7 +188,7 @@ class GenerationViewSet(
         "and cost nothing; the same key with another body is 422.\n\n"
         "Every answer carries `RateLimit-Policy` and `RateLimit` headers; over quota is 429 with "
         "`Retry-After` and `limit` naming the limit hit.",
-        request=GenerationRequestSerializer,
+        request=GenerationCreateSerializer,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -101,7 +197,7 @@ class GenerationViewSet(
                 description="Makes retries safe: 1-255 printable ASCII characters, per user.",
             )
         ],
-        examples=CREATE_EXAMPLES,
+        examples=[*CREATE_EXAMPLES, *RESPONSE_EXAMPLES],
         responses={
             202: GenerationSerializer,
             **problem_responses(400, 401, 409, 413, 415, 422, 429),
@@ -111,7 +207,7 @@ class GenerationViewSet(
         key = request.headers.get("Idempotency-Key")
         if key is not None:
             idempotency.key_validate(key)
-        serializer = GenerationRequestSerializer(data=request.data, context={"request": request})
+        serializer = GenerationCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         usage = quotas.usage_for(request.user)
         creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage)
@@ -135,6 +231,7 @@ class GenerationViewSet(
         )
 
     @extend_schema(
+        operation_id="cancelGeneration",
         summary="Cancel a generation",
         description="Stops waiting for it. A generation that already finished answers 409.",
         request=None,

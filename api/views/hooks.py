@@ -18,6 +18,7 @@ class MusicApiWebhookView(APIView):
     permission_classes: list = []
 
     @extend_schema(
+        operation_id="receiveMusicapiWebhook",
         summary="Vendor webhook receiver",
         description="For MusicAPI only: signed with the generation's secret "
         '(`X-Webhook-Signature: sha256=HMAC(secret, "{timestamp}.{body}")`). Triggers an '

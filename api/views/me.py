@@ -11,6 +11,7 @@ from generations.quotas import usage_for
 
 class MeView(APIView):
     @extend_schema(
+        operation_id="getMe",
         summary="You, your plan and your usage",
         description="How many generations you used this period, your limit, how many are in "
         "flight, and when the period resets.",

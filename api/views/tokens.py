@@ -16,11 +16,13 @@ from api.serializers.tokens import IssuedTokenSerializer, TokenCreateSerializer,
 
 @extend_schema_view(
     list=extend_schema(
+        operation_id="listTokens",
         summary="List your API tokens",
         description="Live tokens only; secrets are never shown again, only their prefix.",
         responses={200: TokenSerializer(many=True), **problem_responses(401)},
     ),
     destroy=extend_schema(
+        operation_id="revokeToken",
         summary="Revoke an API token",
         description="The token stops working at once.",
         responses={204: None, **problem_responses(401, 404)},
@@ -41,6 +43,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
             raise Http404 from exc
 
     @extend_schema(
+        operation_id="createToken",
         summary="Create an API token",
         description="The response holds the secret **once**; store it now.",
         request=TokenCreateSerializer,
