@@ -54,6 +54,7 @@ schema: install node_modules/.installed
 # Starts its own processes on loopback; prints vendor calls per generation and latencies.
 bench: install
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
+	$(BIN)/python -m bench.demo_time
 
 clean:
 	rm -rf $(VENV) var node_modules

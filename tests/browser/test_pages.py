@@ -28,7 +28,7 @@ def test_swagger_ui_authorizes_and_creates_a_generation(stack, page):
     page.fill(".auth-container input", token)
     page.click(".auth-btn-wrapper button.authorize")
     page.click("button.btn-done")
-    operation = page.locator("#operations-generations-generations_create")
+    operation = page.locator("#operations-generations-createGeneration")
     operation.locator(".opblock-summary").click()
     operation.locator(".try-out__btn").click()
     operation.locator("button.execute").click()
