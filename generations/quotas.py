@@ -146,7 +146,8 @@ def quota_reserve(*, user: Any, generation: Generation) -> Usage:
 def _exceeded(usage: Usage, now: datetime) -> QuotaExceeded:
     if usage.used >= usage.limit:
         return QuotaExceeded(
-            f"You have used all {usage.limit} generations of this {usage.plan.period}.",
+            f"You have used your {usage.limit} generation{'s' if usage.limit != 1 else ''} "
+            f"for this {usage.plan.period}.",
             limit="generations_per_period",
             retry_after_s=usage.resets_in_s(now),
             usage=usage,

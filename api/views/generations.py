@@ -78,7 +78,7 @@ RESPONSE_EXAMPLES = [
             "type": "urn:music-gateway:problem:quota_exceeded",
             "title": "Too many requests",
             "status": 429,
-            "detail": "You have used all 20 generations of this day.",
+            "detail": "You have used your 20 generations for this day.",
             "limit": "generations_per_period",
         },
         response_only=True,
