@@ -180,17 +180,21 @@ def _schedule_poll(generation_id: Any, *, seq: int, delay_s: float) -> bool:
         pk=generation_id, status=Status.RUNNING, poll_seq=seq
     ).update(poll_seq=seq + 1, next_check_at=timezone.now() + _seconds(delay_s))
     if advanced:
-        dispatch.send(
-            dispatch.POLL_GENERATION, str(generation_id), seq + 1, delay_ms=int(delay_s * 1000)
-        )
+        # No delay at all (not a zero delay) skips Dramatiq's delay queue.
+        delay_ms = int(delay_s * 1000) or None
+        dispatch.send(dispatch.POLL_GENERATION, str(generation_id), seq + 1, delay_ms=delay_ms)
     return bool(advanced)
 
 
 def generation_poll_now(*, generation_id: Any) -> None:
-    """Poll at once (a vendor webhook said something happened); polling stays the truth."""
+    """Poll at once (a vendor webhook said something happened); polling stays the truth.
+
+    Starts a new poll chain, which supersedes the scheduled poll: it will be dropped without
+    asking the vendor again.
+    """
     generation = Generation.objects.filter(pk=generation_id, status=Status.RUNNING).first()
     if generation is not None:
-        dispatch.send(dispatch.POLL_GENERATION, str(generation_id), generation.poll_seq)
+        _schedule_poll(generation_id, seq=generation.poll_seq, delay_s=0)
 
 
 def _finish(generation: Generation, status: UpstreamStatus) -> None:

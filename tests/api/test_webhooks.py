@@ -38,7 +38,10 @@ def test_a_signed_delivery_triggers_an_immediate_poll(client, running, sent_mess
     response, _ = deliver(client, running)
     assert response.status_code == 204
     polls = [m for m in sent_messages if m.actor_name == dispatch.POLL_GENERATION]
-    assert [(m.args, m.options.get("eta")) for m in polls] == [((str(running.pk), 2), None)]
+    # A new chain (seq 3) that supersedes the poll already scheduled with seq 2.
+    assert [(m.args, m.options.get("eta")) for m in polls] == [((str(running.pk), 3), None)]
+    running.refresh_from_db()
+    assert running.poll_seq == 3
 
 
 def test_a_bad_signature_is_rejected(client, running, sent_messages):
