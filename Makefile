@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 OFFLINE := REDIS_URL=redis://127.0.0.1:9/0
 TEST_REDIS_DIR := var/test-redis
 
-.PHONY: install run test lint format schema bench clean
+.PHONY: install run test lint format schema bench chaos clean
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ schema: install node_modules/.installed
 bench: install
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 	$(BIN)/python -m bench.demo_time
+
+# Kills workers and restarts Redis under random vendor faults; loopback only, bounded.
+chaos: install
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) var node_modules
