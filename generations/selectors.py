@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
 
-from generations.models import Clip, Generation
+from generations.models import Clip, Generation, Status
+
+IN_FLIGHT_STATUSES = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 
 
 def generation_list(*, owner: Any) -> QuerySet[Generation]:
@@ -20,3 +24,24 @@ def generation_get(*, owner: Any, generation_id: Any) -> Generation:
 
 def clip_get(*, owner: Any, clip_id: Any) -> Clip:
     return Clip.objects.select_related("generation").get(pk=clip_id, generation__owner=owner)
+
+
+def generation_counts(*, field: str, **filters: Any) -> dict[str, int]:
+    """How many generations per value of `field` (e.g. status, error_code), for metrics."""
+    rows = Generation.objects.filter(**filters).values(field).annotate(n=Count("pk"))
+    return {row[field]: row["n"] for row in rows}
+
+
+def clip_media_counts() -> dict[str, int]:
+    rows = Clip.objects.values("media_state").annotate(n=Count("pk"))
+    return {row["media_state"]: row["n"] for row in rows}
+
+
+def generations_overdue(*, grace_s: float) -> tuple[int, float]:
+    """(how many in-flight generations are past their next step by `grace_s`, the worst lag)."""
+    now = timezone.now()
+    overdue = Generation.objects.filter(
+        status__in=IN_FLIGHT_STATUSES, next_check_at__lt=now - timedelta(seconds=grace_s)
+    )
+    oldest = overdue.aggregate(oldest=Min("next_check_at"))["oldest"]
+    return overdue.count(), (now - oldest).total_seconds() if oldest else 0.0

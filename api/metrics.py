@@ -1,0 +1,78 @@
+"""`/metrics` for Prometheus, computed at scrape time from the database and the broker.
+
+Reading shared state (rather than counting in each process) keeps the figures right however many
+web and worker hosts run. Set METRICS_TOKEN to require `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import dramatiq
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from generations import dispatch, selectors
+from generations.models import Status
+
+
+class _ServiceCollector:
+    def collect(self):
+        by_status = selectors.generation_counts(field="status")
+        generations = GaugeMetricFamily(
+            "musicgateway_generations", "Generations by status.", labels=["status"]
+        )
+        for status in Status.values:
+            generations.add_metric([status], by_status.get(status, 0))
+        yield generations
+
+        failed = GaugeMetricFamily(
+            "musicgateway_generations_failed", "Failed generations by error code.", labels=["code"]
+        )
+        for code, count in selectors.generation_counts(field="error_code", status="failed").items():
+            failed.add_metric([code or "unknown"], count)
+        yield failed
+
+        media = GaugeMetricFamily(
+            "musicgateway_clips_media", "Clips by state of our audio copy.", labels=["state"]
+        )
+        for state, count in selectors.clip_media_counts().items():
+            media.add_metric([state], count)
+        yield media
+
+        count, lag = selectors.generations_overdue(grace_s=settings.RECONCILE_GRACE_S)
+        yield GaugeMetricFamily(
+            "musicgateway_generations_overdue",
+            "In-flight generations whose next step is late (the reconciler re-sends them).",
+            value=count,
+        )
+        yield GaugeMetricFamily(
+            "musicgateway_generations_overdue_seconds", "How late the latest one is.", value=lag
+        )
+
+        client = getattr(dramatiq.get_broker(), "client", None)  # Redis broker only
+        if client is not None:
+            queued = GaugeMetricFamily(
+                "musicgateway_broker_messages", "Messages in the broker.", labels=["queue"]
+            )
+            for queue in (dispatch.QUEUE, f"{dispatch.QUEUE}.DQ"):
+                queued.add_metric([queue], client.hlen(f"dramatiq:{queue}.msgs"))
+            yield queued
+
+
+REGISTRY = CollectorRegistry(auto_describe=False)
+REGISTRY.register(_ServiceCollector())
+
+
+@require_GET
+def metrics(request):
+    token = settings.METRICS_TOKEN
+    if token:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

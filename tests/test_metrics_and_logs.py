@@ -1,0 +1,60 @@
+import json
+import logging
+import logging.config
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from generations.models import Generation, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def sample(text: str, name: str) -> float:
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics_count_generations_from_the_database(client, alice, generation_factory, broker):
+    generation_factory(owner=alice, status=Status.SUCCEEDED)
+    generation_factory(owner=alice, status=Status.FAILED, error_code="rejected")
+    late = generation_factory(owner=alice, status=Status.RUNNING)
+    Generation.objects.filter(pk=late.pk).update(next_check_at=timezone.now() - timedelta(hours=1))
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert sample(text, 'musicgateway_generations{status="succeeded"}') == 1
+    assert sample(text, 'musicgateway_generations{status="running"}') == 1
+    assert sample(text, 'musicgateway_generations_failed{code="rejected"}') == 1
+    assert sample(text, "musicgateway_generations_overdue") == 1
+    assert sample(text, "musicgateway_generations_overdue_seconds") >= 3600
+    assert 'musicgateway_broker_messages{queue="generations"}' in text
+
+
+def test_metrics_can_require_a_token(client, settings):
+    settings.METRICS_TOKEN = "scrape-me"
+    assert client.get("/metrics").status_code == 401
+    ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me")
+    assert ok.status_code == 200
+
+
+def test_json_logs_are_one_object_per_line(settings, capsys):
+    config = {
+        **settings.LOGGING,
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    }
+    logging.config.dictConfig(config)
+    try:
+        logging.getLogger("generations.test").warning("generation %s failed", "abc")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        record = json.loads(line)
+        assert record["message"] == "generation abc failed"
+        assert (record["level"], record["logger"]) == ("WARNING", "generations.test")
+        assert "time" in record
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
