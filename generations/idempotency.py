@@ -50,12 +50,22 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def key_lookup(*, user: Any, key: str, request_hash: str) -> Generation | None:
+    """The generation this unexpired key already made, or None: a cheap check before any
+    rate counting, without claiming anything (key_claim settles races)."""
+    existing = (
+        IdempotencyKey.objects.select_related("generation")
+        .filter(user=user, key=key, created_at__gte=_cutoff())
+        .first()
+    )
+    return None if existing is None else _replayable(existing, request_hash)
+
+
 def key_claim(
     *, user: Any, key: str, request_hash: str
 ) -> tuple[IdempotencyKey, Generation | None]:
     """Inside the creating transaction: claim `key`, or return the generation it already made."""
-    cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
-    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=cutoff).delete()
+    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=_cutoff()).delete()
     try:
         with transaction.atomic():
             return IdempotencyKey.objects.create(
@@ -63,17 +73,24 @@ def key_claim(
             ), None
     except IntegrityError:
         existing = IdempotencyKey.objects.select_related("generation").get(user=user, key=key)
+    return existing, _replayable(existing, request_hash)
+
+
+def _replayable(existing: IdempotencyKey, request_hash: str) -> Generation:
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request body."
         )
     if existing.generation is None:
         raise IdempotencyKeyInProgress("A request with this Idempotency-Key is still in progress.")
-    return existing, existing.generation
+    return existing.generation
+
+
+def _cutoff():
+    return timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
 
 
 def keys_purge() -> int:
     """Delete keys older than the TTL; returns how many."""
-    cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=_cutoff()).delete()
     return deleted

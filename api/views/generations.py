@@ -210,19 +210,32 @@ class GenerationViewSet(
         serializer = GenerationCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         usage = quotas.usage_for(request.user)
+        request_hash = idempotency.fingerprint(request.data) if key else ""
+        if key:
+            original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
+            if original is not None:  # a retry: answered again, counted nowhere
+                return self._accepted(request, original, usage, replayed=True)
         creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage)
         created = services.generation_create(
             owner=request.user,
             request=serializer.validated_data,
             idempotency_key=key or "",
-            request_hash=idempotency.fingerprint(request.data) if key else "",
+            request_hash=request_hash,
         )
-        generation = created.generation
+        return self._accepted(
+            request,
+            created.generation,
+            created.usage or usage,
+            replayed=created.replayed,
+            creates_left=creates_left,
+        )
+
+    def _accepted(self, request, generation, usage, *, replayed, creates_left=None):
         headers = {
             "Location": request.build_absolute_uri(f"{request.path.rstrip('/')}/{generation.pk}"),
-            **ratelimit.headers(created.usage or usage, creates_left=creates_left),
+            **ratelimit.headers(usage, creates_left=creates_left),
         }
-        if created.replayed:
+        if replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(
             GenerationSerializer(generation, context={"request": request}).data,

@@ -83,3 +83,16 @@ def test_a_malformed_key_is_a_400(alice_client, post, key):
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["detail"]
     assert Generation.objects.count() == 0
+
+
+def test_a_replay_does_not_count_against_the_per_minute_rate(alice, alice_client, post):
+    from generations import quotas
+    from generations.models import Plan
+
+    Plan.objects.create(name="slow", creates_per_minute=1, max_in_flight=5)
+    quotas.plan_assign(user=alice, plan_name="slow")
+    first = post(alice_client, {"description": "x"}, "k-1")
+    replays = [post(alice_client, {"description": "x"}, "k-1") for _ in range(3)]
+    assert {r.status_code for r in replays} == {202}
+    assert {r.json()["id"] for r in replays} == {first.json()["id"]}
+    assert post(alice_client, {"description": "y"}, "k-2").status_code == 429
