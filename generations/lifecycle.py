@@ -20,7 +20,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations import dispatch, states
-from generations.models import Clip, ClipState, ErrorCode, Generation, MediaState, Status
+from generations.models import (
+    IN_FLIGHT_STATUSES,
+    Clip,
+    ClipState,
+    ErrorCode,
+    Generation,
+    MediaState,
+    Status,
+)
 from generations.upstream import (
     Upstream,
     UpstreamBroken,
@@ -36,7 +44,6 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_DETAIL = "Music generation is temporarily unavailable. Please try again later."
 INTERNAL_DETAIL = "Something went wrong while generating this song. Please try again."
 TIMED_OUT_DETAIL = "The music service did not finish this song in time."
-IN_FLIGHT = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 CLIP_FIELDS = (
     "state",
     "title",
@@ -295,7 +302,7 @@ def _fail(generation_id: Any, expected: Status | tuple, code: ErrorCode, detail:
 
 def generation_give_up(*, generation_id: Any) -> None:
     """Retries ran out on transient vendor errors: fail it as unavailable."""
-    if _fail(generation_id, IN_FLIGHT, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL):
+    if _fail(generation_id, IN_FLIGHT_STATUSES, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL):
         logger.error("OPERATOR: generation %s failed after retries ran out", generation_id)
 
 

@@ -31,6 +31,7 @@ class Status(models.TextChoices):
 
 
 TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+IN_FLIGHT_STATUSES = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 
 
 class ErrorCode(models.TextChoices):

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from generations.errors import DomainError
 from generations.models import (
+    IN_FLIGHT_STATUSES,
     Account,
     Generation,
     LedgerEntry,
@@ -33,7 +34,6 @@ from generations.models import (
     Status,
 )
 
-IN_FLIGHT = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 # How long a client should wait when only the in-flight limit is full: about one generation.
 IN_FLIGHT_RETRY_S = 30
 
@@ -201,7 +201,7 @@ def usage_recompute(*, user: Any) -> tuple[int, int]:
         )["total"]
         or 0
     )
-    in_flight = Generation.objects.filter(owner=user, status__in=IN_FLIGHT).count()
+    in_flight = Generation.objects.filter(owner=user, status__in=IN_FLIGHT_STATUSES).count()
     return used, in_flight
 
 

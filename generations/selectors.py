@@ -8,9 +8,7 @@ from typing import Any
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from generations.models import Clip, Generation, Status
-
-IN_FLIGHT_STATUSES = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
+from generations.models import IN_FLIGHT_STATUSES, Clip, Generation
 
 
 def generation_list(*, owner: Any) -> QuerySet[Generation]:

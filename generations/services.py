@@ -12,12 +12,10 @@ from generations import dispatch, states
 from generations.errors import NotCancelable
 from generations.idempotency import key_claim
 from generations.media import media_delete, media_names
-from generations.models import Generation, IdempotencyKey, Status
+from generations.models import IN_FLIGHT_STATUSES, Generation, IdempotencyKey, Status
 from generations.quotas import Usage, quota_reserve
 
 logger = logging.getLogger(__name__)
-
-CANCELABLE = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,9 @@ def generation_create(
 
 def generation_cancel(*, generation: Generation) -> Generation:
     """Stop waiting for a generation that has not finished yet."""
-    if not states.transition(generation_id=generation.pk, expected=CANCELABLE, to=Status.CANCELED):
+    if not states.transition(
+        generation_id=generation.pk, expected=IN_FLIGHT_STATUSES, to=Status.CANCELED
+    ):
         generation.refresh_from_db()
         raise NotCancelable(f"The generation is already {generation.status}.")
     generation.refresh_from_db()
@@ -73,7 +73,9 @@ def generation_delete(*, generation: Generation) -> None:
     its quota (a worker finding it gone simply stops)."""
     names = media_names(generation_id=generation.pk)
     with transaction.atomic():
-        states.transition(generation_id=generation.pk, expected=CANCELABLE, to=Status.CANCELED)
+        states.transition(
+            generation_id=generation.pk, expected=IN_FLIGHT_STATUSES, to=Status.CANCELED
+        )
         generation.delete()
         # Files go only once the rows are gone for good.
         transaction.on_commit(lambda: media_delete(names))
