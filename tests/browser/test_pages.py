@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -15,13 +16,19 @@ DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
 TIMEOUT_MS = 60_000
 
 
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """docs/ with UPDATE_SCREENSHOTS=1 (to refresh the README's pictures), else a temp dir."""
+    return DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+
 @pytest.fixture(scope="module")
 def stack():
     with Stack(ready_after_s=2) as stack:
         yield stack
 
 
-def test_swagger_ui_authorizes_and_creates_a_generation(stack, page):
+def test_swagger_ui_authorizes_and_creates_a_generation(stack, page, shots):
     token = stack.token("swagger")
     page.goto(f"{stack.base}/api/docs/")
     page.click("button.authorize", timeout=TIMEOUT_MS)
@@ -38,12 +45,12 @@ def test_swagger_ui_authorizes_and_creates_a_generation(stack, page):
     assert '"status": "queued"' in operation.locator(".live-responses-table").inner_text()
     status.scroll_into_view_if_needed()
     page.mouse.wheel(0, 250)
-    page.screenshot(path=str(DOCS / "swagger-try-it-out.png"), full_page=False)
+    page.screenshot(path=str(shots / "swagger-try-it-out.png"), full_page=False)
     me = stack.session(token).get(f"{stack.base}/api/v1/me", timeout=10).json()
     assert me["usage"]["used"] == 1
 
 
-def test_the_demo_page_goes_from_a_description_to_a_playing_clip(stack, page):
+def test_the_demo_page_goes_from_a_description_to_a_playing_clip(stack, page, shots):
     page.goto(f"{stack.base}/demo/")
     assert page.input_value("#token").startswith("mg_")
     page.fill("#description", "a short happy ukulele tune")
@@ -58,5 +65,5 @@ def test_the_demo_page_goes_from_a_description_to_a_playing_clip(stack, page):
     )
     elapsed = time.monotonic() - started
     assert "of" in page.inner_text("#quota")
-    page.screenshot(path=str(DOCS / "demo-playing.png"), full_page=True)
+    page.screenshot(path=str(shots / "demo-playing.png"), full_page=True)
     print(f"demo: description to a playing clip in {elapsed:.1f} s (simulator ready after 2 s)")
