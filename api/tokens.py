@@ -1,5 +1,9 @@
 """Services for personal API tokens.
 
+One small module rather than django-rest-knox: knox tokens have no name or last-use time and
+knox owns its own views and header keyword, while users here need several named tokens they can
+list and revoke.
+
 Tokens are 256-bit random secrets, so a single SHA-256 is enough to store them safely (slow
 password hashes guard low-entropy secrets); the plain value exists only in the creation response.
 """
