@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -168,14 +166,6 @@ class GenerationViewSet(
 
     def get_queryset(self):
         return selectors.generation_list(owner=self.request.user)
-
-    def get_object(self) -> Generation:
-        try:
-            return selectors.generation_get(
-                owner=self.request.user, generation_id=self.kwargs["pk"]
-            )
-        except (Generation.DoesNotExist, DjangoValidationError) as exc:
-            raise Http404 from exc
 
     @extend_schema(
         operation_id="createGeneration",

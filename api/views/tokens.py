@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
@@ -35,12 +33,6 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
 
     def get_queryset(self):
         return tokens.token_list(user=self.request.user)
-
-    def get_object(self) -> ApiToken:
-        try:
-            return self.get_queryset().get(pk=self.kwargs["pk"])
-        except (ApiToken.DoesNotExist, DjangoValidationError) as exc:
-            raise Http404 from exc
 
     @extend_schema(
         operation_id="createToken",
