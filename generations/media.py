@@ -15,6 +15,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.utils import timezone
 
 from generations import events
@@ -91,12 +92,12 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
     updated = Clip.objects.filter(pk=clip.pk, media_state=MediaState.PENDING).update(
         media_state=MediaState.READY, media_error="", media_copied_at=timezone.now(), **fields
     )
-    if updated:
-        events.publish(clip.generation_id, "media")
-    else:  # deleted or copied by a duplicate message meanwhile
+    if not updated:  # deleted or copied by a duplicate message meanwhile: drop orphans only
         for name in (fields.get("audio_file"), fields.get("image_file")):
-            if name and not Clip.objects.filter(audio_file=name).exists():
+            if name and not Clip.objects.filter(Q(audio_file=name) | Q(image_file=name)).exists():
                 default_storage.delete(name)
+        return
+    events.publish(clip.generation_id, "media")
     logger.info("clip %s media copied (%d bytes of audio)", clip.pk, audio.size)
 
 
