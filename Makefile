@@ -7,15 +7,35 @@ STAMP := $(VENV)/.installed
 OFFLINE := REDIS_URL=redis://127.0.0.1:9/0
 TEST_REDIS_DIR := var/test-redis
 
-.PHONY: install run test lint format schema bench chaos clean
+.PHONY: install lock upgrade run test lint format schema bench chaos clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions and hashes in requirements/lock.txt (pyproject.toml keeps the
+# ranges, for library users). uv is itself installed from a hashed pin, then syncs the venv to
+# the lock: nothing newer, nothing extra. `make upgrade` re-resolves the lock; nothing else moves it.
+LOCK := requirements/lock.txt
+UV := $(BIN)/uv
+UV_RESOLVE := --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--index-url https://pypi.org/simple --generate-hashes --no-header --quiet
+
+$(STAMP): $(LOCK) requirements/uv.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip install --quiet --require-hashes --no-deps \
+		-r requirements/uv.txt
+	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python $(LOCK)
 	touch $(STAMP)
+
+# After editing pyproject.toml: add what is new, keep every other pin.
+lock: install
+	$(UV) pip compile pyproject.toml --extra dev $(UV_RESOLVE) -o $(LOCK)
+	$(MAKE) install
+
+# Move every pin to the newest release the ranges allow.
+upgrade: install
+	$(UV) pip compile pyproject.toml --extra dev --upgrade $(UV_RESOLVE) -o $(LOCK)
+	@echo "Review 'git diff $(LOCK)', run make test, commit."
+	$(MAKE) install
 
 run: install
 	$(BIN)/python -m config.runstack

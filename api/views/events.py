@@ -83,7 +83,11 @@ def _event(body: dict, event_id: str) -> str:
 
 
 async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    # The blocking XREAD waits up to a heartbeat; redis-py 8 defaults to a 5 s socket timeout,
+    # which would end every quiet stream with a TimeoutError.
+    client = aioredis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=settings.SSE_HEARTBEAT_S + 10
+    )
     heartbeat_ms = int(settings.SSE_HEARTBEAT_S * 1000)
     deadline = time.monotonic() + settings.SSE_MAX_DURATION_S
     try:
