@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded_redis
+from egress import HostRule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -197,6 +198,11 @@ MUSICAPI_MEDIA_HOSTS = env.list(
     if SANDBOX
     else VENDOR_MEDIA_HOSTS,
 )
+for _entry in MUSICAPI_MEDIA_HOSTS:
+    try:
+        HostRule.parse(_entry)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"MUSICAPI_MEDIA_HOSTS: {exc}") from None
 MUSICAPI_TIMEOUT_S = (env.float("MUSICAPI_CONNECT_TIMEOUT_S", default=5.0), 30.0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 

@@ -124,3 +124,19 @@ def test_deleting_the_generation_removes_its_files(
     with django_capture_on_commit_callbacks(execute=True):
         services.generation_delete(generation=clip.generation)
     assert not any(default_storage.exists(n) for n in names)
+
+
+def test_a_clip_whose_vendor_url_smuggles_another_port_is_not_copied_from_it(finished_clip):
+    listed, unlisted = MediaServer(), MediaServer()
+    try:
+        unlisted.route("*", headers={"Content-Type": "audio/wav"}, body=b"RIFF" + b"\0" * 100)
+        url = f"http://127.0.0.1:{unlisted.port}\\@127.0.0.1:{listed.port}/x"
+        Clip.objects.filter(pk=finished_clip.pk).update(vendor_audio_url=url)
+        fetch = SafeFetcher([f"http://127.0.0.1:{listed.port}"], timeout_s=(2, 5))
+        media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch)
+    finally:
+        listed.close()
+        unlisted.close()
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    assert (clip.media_state, clip.audio_file.name or "") == (MediaState.FAILED, "")
+    assert unlisted.hits == [] and listed.hits == []

@@ -110,3 +110,23 @@ def test_an_unreachable_host_is_transient():
         SafeFetcher(["http://127.0.0.1:9"], timeout_s=(1, 1))(
             "http://127.0.0.1:9/a.wav", max_bytes=10, kind="audio/"
         )
+
+
+def test_a_backslash_cannot_smuggle_an_unlisted_port(cdn):
+    unlisted = MediaServer()
+    try:
+        unlisted.route("*", headers={"Content-Type": "audio/wav"}, body=WAV)
+        cdn.route("/x", headers={"Content-Type": "audio/wav"}, body=WAV)
+        url = f"http://127.0.0.1:{unlisted.port}\\@127.0.0.1:{cdn.port}/x"
+        with pytest.raises(MediaRefused):
+            explicit(cdn)(url, max_bytes=1000, kind="audio/")
+        assert unlisted.hits == []
+    finally:
+        unlisted.close()
+
+
+def test_a_control_character_in_the_host_is_a_refusal_not_a_crash(cdn):
+    with pytest.raises(MediaRefused):
+        explicit(cdn)(f"http://127.0.0.1:{cdn.port}\\x/a.wav", max_bytes=10, kind="audio/")
+    with pytest.raises(MediaRefused):
+        explicit(cdn)("http://127.0.0.1\x00.evil/a.wav", max_bytes=10, kind="audio/")
