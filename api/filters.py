@@ -1,17 +1,37 @@
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from api.serializers.generations import PUBLIC_STATUSES
 from generations.models import Generation, Status
+
+
+class _UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time the database can hold: 9999-12-31T23:59:59-14:00 is past year 9999 in
+    UTC, which would overflow when the query is built."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError:
+            raise ValidationError("Out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _UtcDateTimeField
 
 
 class GenerationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[(s, s) for s in PUBLIC_STATUSES], method="filter_status"
     )
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="Created at or after (ISO 8601)."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Created before (ISO 8601)."
     )
 

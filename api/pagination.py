@@ -1,10 +1,42 @@
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 
 class NewestFirstCursorPagination(CursorPagination):
-    """Stable under inserts: a page never repeats or skips a generation created meanwhile."""
+    """Stable under inserts: a page never repeats or skips a generation created meanwhile.
+
+    A cursor or page_size that is not one of ours is a 400, not a 500 from the database (a forged
+    position) nor a silent default (`page_size=null`)."""
 
     ordering = ("-created_at", "-id")
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+            if cursor is not None and cursor.position is not None:
+                if parse_datetime(cursor.position) is None:
+                    raise ValueError
+        except (NotFound, ValueError):
+            raise ValidationError({self.cursor_query_param: ["Not a valid cursor."]}) from None
+        return cursor
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters

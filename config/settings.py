@@ -228,6 +228,8 @@ if MUSIC_DEFAULT_MODEL not in MUSIC_MODELS:
 
 # --- HTTP API -------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
+# Request bodies here are flat objects; deep nesting only serves to exhaust recursion.
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=20)
 API_TOKEN_PREFIX = "mg_"
 
 REST_FRAMEWORK = {

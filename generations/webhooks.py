@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 from typing import Any
 
@@ -16,6 +17,8 @@ from generations.lifecycle import generation_poll_now
 from generations.models import Generation
 
 logger = logging.getLogger(__name__)
+
+UNIX_SECONDS = re.compile(r"\d{1,12}")  # int() of 400 digits overflows the float comparison
 
 
 class WebhookRejected(DomainError):
@@ -35,27 +38,31 @@ def webhook_receive(
     signature: str,
 ) -> None:
     """Accept one delivery: HMAC-SHA256(secret, "{timestamp}.{raw body}") must match, the
-    timestamp must be within WEBHOOK_TOLERANCE_S, and each X-Webhook-Id is honoured once."""
+    timestamp must be within WEBHOOK_TOLERANCE_S, and each signed delivery is honoured once."""
     secret = (
         Generation.objects.filter(pk=generation_id).values_list("webhook_secret", flat=True).first()
     )
     if not secret:
         raise WebhookRejected("No webhook is expected for this generation.")
-    try:
-        sent_at = int(timestamp)
-    except (TypeError, ValueError):
-        raise WebhookRejected("X-Webhook-Timestamp must be Unix seconds.") from None
+    if not UNIX_SECONDS.fullmatch(timestamp or ""):
+        raise WebhookRejected("X-Webhook-Timestamp must be Unix seconds.")
+    sent_at = int(timestamp)
     tolerance = settings.WEBHOOK_TOLERANCE_S
     if abs(time.time() - sent_at) > tolerance:
         raise WebhookRejected("The delivery is too old or from the future.")
     expected = hmac.new(secret.encode(), f"{sent_at}.".encode() + raw_body, hashlib.sha256)
-    if not hmac.compare_digest(signature or "", f"sha256={expected.hexdigest()}"):
+    sent = (signature or "").encode("utf-8", "replace")  # compare_digest takes str only if ASCII
+    if not hmac.compare_digest(sent, f"sha256={expected.hexdigest()}".encode()):
         raise WebhookRejected("The signature does not match.")
     if not event_id:
         raise WebhookRejected("X-Webhook-Id is missing.")
-    # Only signed, fresh deliveries reach here, so remembering ids for twice the tolerance
-    # window is enough to refuse every replay.
-    if not cache.add(f"webhook:{event_id}", 1, timeout=2 * tolerance):
+    # Only signed, fresh deliveries reach here, so remembering them for twice the tolerance
+    # window refuses every replay. The id is not signed (anyone may change it), so the signed
+    # content is remembered too; the id still catches the vendor re-signing a retried event.
+    window = 2 * tolerance
+    fresh_content = cache.add(f"webhook:{generation_id}:{expected.hexdigest()}", 1, window)
+    fresh_id = cache.add(f"webhook:{event_id}", 1, timeout=window)
+    if not (fresh_content and fresh_id):
         raise WebhookReplayed("This delivery was already received.")
     logger.info("webhook %s for generation %s accepted", event_id, generation_id)
     generation_poll_now(generation_id=generation_id)

@@ -88,3 +88,42 @@ def test_a_generation_without_a_secret_accepts_nothing(client, running, sent_mes
     type(running).objects.filter(pk=running.pk).update(webhook_secret="")
     response, _ = deliver(client, running, secret="")
     assert response.status_code == 401
+
+
+def test_a_signed_delivery_resent_with_new_ids_is_a_replay(client, running, sent_messages):
+    """The id is not covered by the HMAC: only what is signed decides what is new."""
+    raw = json.dumps({"code": 200, "data": [], "event": "song.completed"}).encode()
+    signed = sign_webhook(raw, "s3cret")
+    answers = []
+    for n in range(3):
+        headers = {**signed, "X-Webhook-Id": f"forged-{n}"}
+        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+        answers.append(
+            client.post(
+                f"/api/v1/hooks/musicapi/{running.pk}",
+                data=raw,
+                content_type="application/json",
+                **extra,
+            ).status_code
+        )
+    assert answers == [204, 409, 409]
+    assert len(sent_messages) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Webhook-Timestamp": "9" * 400},
+        {"X-Webhook-Timestamp": "1" * 5000},
+        {"X-Webhook-Timestamp": "-1"},
+        {"X-Webhook-Timestamp": " 1700000000"},
+        {"X-Webhook-Signature": "sha256=é"},
+        {"X-Webhook-Signature": "sha256=\u2603" * 10},
+    ],
+    ids=["400-digits", "5000-digits", "negative", "space", "non-ascii", "snowmen"],
+)
+def test_malformed_signature_headers_are_401(client, running, sent_messages, headers):
+    response, _ = deliver(client, running, headers=headers)
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert sent_messages == []
