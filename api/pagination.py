@@ -17,9 +17,9 @@ class NewestFirstCursorPagination(CursorPagination):
     def decode_cursor(self, request):
         try:
             cursor = super().decode_cursor(request)
-            if cursor is not None and cursor.position is not None:
-                if parse_datetime(cursor.position) is None:
-                    raise ValueError
+            position = cursor.position if cursor is not None else None
+            if position is not None and parse_datetime(position) is None:
+                raise ValueError
         except (NotFound, ValueError):
             raise ValidationError({self.cursor_query_param: ["Not a valid cursor."]}) from None
         return cursor
@@ -29,9 +29,8 @@ class NewestFirstCursorPagination(CursorPagination):
         if raw is None:
             return self.page_size
         if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError(
-                {self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]}
-            )
+            message = f"Must be an integer from 1 to {self.max_page_size}."
+            raise ValidationError({self.page_size_query_param: [message]})
         return int(raw)
 
     def get_schema_operation_parameters(self, view):
