@@ -4,10 +4,15 @@ Starts, in order: the embedded Redis (when REDIS_URL is unset), the vendor simul
 mode), the Dramatiq workers, the periodiq scheduler (the reconciler, every minute) and the ASGI
 web app under uvicorn. Each child runs in its own process group so that shutdown reaches its
 grandchildren (rundramatiq's worker processes) too.
+
+Side by side: the ports come from `PORT` (see config.ports), so a second checkout's `make run`
+finds its own; a second `make run` in the same checkout (same database and Redis) is refused.
+Mistakes in the setup end with one line naming the variable, not a traceback.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import signal
@@ -15,8 +20,59 @@ import subprocess
 import sys
 import time
 from contextlib import redirect_stdout, suppress
+from pathlib import Path
+
+from config import ports
 
 SHUTDOWN_GRACE_S = 10.0
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class SetupError(Exception):
+    """A mistake the operator fixes: printed as one line, no traceback."""
+
+
+def _load_dotenv() -> None:
+    # The same .env the settings read, before choosing ports (PORT may be set there).
+    import environ
+
+    if (BASE_DIR / ".env").exists():
+        environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _lock_checkout(var_dir: Path):
+    """Refuse a second `make run` in this checkout: it would share its database and Redis."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(var_dir / "run.lock", "a+")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        raise SetupError(
+            f"make run is already running in this checkout ({holder}); stop it first, "
+            "or start the second one from another clone."
+        ) from None
+    return lock
+
+
+def _claim_ports() -> ports.Ports:
+    host = os.environ.get("HOST", "127.0.0.1")
+    sandbox = not os.environ.get("MUSICAPI_KEY")
+    try:
+        chosen = ports.choose(
+            os.environ,
+            host=host,
+            simulator_host=os.environ.get("SIMULATOR_HOST", "127.0.0.1"),
+            sandbox=sandbox,
+        )
+    except ports.PortError as exc:
+        raise SetupError(str(exc)) from None
+    # Every child (and the settings below) must agree on these.
+    os.environ["PORT"] = str(chosen.web_port)
+    if chosen.simulator is not None:
+        os.environ["SIMULATOR_PORT"] = str(chosen.simulator_port)
+    return chosen
 
 
 def _setup() -> tuple[str, dict]:
@@ -42,38 +98,39 @@ def _setup() -> tuple[str, dict]:
     }
 
 
-def _commands(conf: dict) -> dict[str, list[str]]:
+def _commands(conf: dict, chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]]]:
+    """Each child's command line and the listening sockets it inherits."""
     python = sys.executable
     commands = {}
-    if conf["sandbox"]:
-        commands["simulator"] = [
+    if chosen.simulator is not None:
+        fd = chosen.simulator.fileno()
+        commands["simulator"] = [python, "manage.py", "run_simulator", "--fd", str(fd)], (fd,)
+    commands["worker"] = (
+        [
             python,
             "manage.py",
-            "run_simulator",
-            "--port",
-            str(conf["simulator_port"]),
-        ]
-    commands["worker"] = [
-        python,
-        "manage.py",
-        "rundramatiq",
-        "--processes",
-        os.environ.get("WORKER_PROCESSES", "1"),
-        "--threads",
-        os.environ.get("WORKER_THREADS", "8"),
-    ]
-    commands["scheduler"] = [python, "manage.py", "run_scheduler"]
-    commands["web"] = [
-        python,
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        conf["host"],
-        "--port",
-        str(conf["port"]),
-        "--no-access-log",
-    ]
+            "rundramatiq",
+            "--processes",
+            os.environ.get("WORKER_PROCESSES", "1"),
+            "--threads",
+            os.environ.get("WORKER_THREADS", "8"),
+        ],
+        (),
+    )
+    commands["scheduler"] = [python, "manage.py", "run_scheduler"], ()
+    fd = chosen.web.fileno()
+    commands["web"] = (
+        [
+            python,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--fd",
+            str(fd),
+            "--no-access-log",
+        ],
+        (fd,),
+    )
     return commands
 
 
@@ -91,9 +148,38 @@ def _stop(children: dict[str, subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)  # grandchildren left behind, if any
 
 
+def _banner(conf: dict, token: str, moved_from: int | None) -> str:
+    base = f"http://{conf['host']}:{conf['port']}"
+    vendor = "sandbox: simulated vendor" if conf["sandbox"] else "live vendor"
+    lines = [f"  Music Gateway on {base}  ({vendor})"]
+    if moved_from:
+        lines.append(f"  ({moved_from} was taken and PORT is unset: took {conf['port']})")
+    if conf["sandbox"]:
+        lines.append(f"  Vendor simulator on http://127.0.0.1:{conf['simulator_port']}")
+    lines += [
+        f"  Swagger UI: {base}/api/docs/   Redoc: {base}/api/redoc/",
+        "  Demo user 'demo', API token (Authorize in Swagger UI):",
+        "",
+        f"  {token}",
+        "",
+        "  Ctrl-C stops everything.",
+    ]
+    return "\n" + "\n".join(lines) + "\n"
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    token, conf = _setup()
+    try:
+        _load_dotenv()
+        lock = _lock_checkout(BASE_DIR / "var")
+        chosen = _claim_ports()
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}, port {chosen.web_port}")
+        lock.flush()
+        token, conf = _setup()
+    except SetupError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
     env = {**os.environ, "REDIS_URL": conf["redis_url"]}
     children: dict[str, subprocess.Popen] = {}
 
@@ -103,18 +189,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     exit_code = 0
     try:
-        for name, command in _commands(conf).items():
-            children[name] = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
-        base = f"http://{conf['host']}:{conf['port']}"
-        vendor = "sandbox: simulated vendor" if conf["sandbox"] else "live vendor"
-        print(
-            "\n"
-            f"  Music Gateway on {base}  ({vendor})\n"
-            f"  Swagger UI: {base}/api/docs/   Redoc: {base}/api/redoc/\n"
-            f"  Demo user 'demo', API token (Authorize in Swagger UI):\n\n  {token}\n\n"
-            "  Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        for name, (command, fds) in _commands(conf, chosen).items():
+            children[name] = subprocess.Popen(  # noqa: S603
+                command, env=env, start_new_session=True, pass_fds=fds
+            )
+        chosen.close()  # the servers hold them now
+        print(_banner(conf, token, chosen.web_moved_from), flush=True)
         while True:
             for name, proc in children.items():
                 if proc.poll() is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,6 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.SIMULATOR_HOST)
         parser.add_argument("--port", type=int, default=settings.SIMULATOR_PORT)
+        parser.add_argument(
+            "--fd", type=int, help="Serve on this inherited, listening socket (from make run)."
+        )
         parser.add_argument("--key", default=settings.SIMULATOR_KEY, help="The accepted API key.")
         parser.add_argument(
             "--ready-after",
@@ -32,7 +38,7 @@ class Command(BaseCommand):
             help='Fault rates as JSON, e.g. \'{"server_error": 0.05, "rate_limit": 0.02}\'.',
         )
 
-    def handle(self, *args, host, port, key, ready_after, credits, clip_duration, faults, **opts):
+    def handle(self, *args, host, port, fd, key, ready_after, credits, clip_duration, faults, **_):
         try:
             profile = FaultProfile.from_json(faults)
         except (ValueError, TypeError) as exc:
@@ -44,7 +50,15 @@ class Command(BaseCommand):
             faults=profile,
             clip_duration_s=clip_duration,
         )
-        server = build_server(simulator, host, port)
+        try:
+            sock = socket.socket(fileno=fd) if fd is not None else None
+            server = build_server(simulator, host, port, sock)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise CommandError(
+                f"{host}:{port} is already in use: set SIMULATOR_PORT (or --port) to a free port."
+            ) from None
         self.stdout.write(
             f"MusicAPI simulator on {simulator.public_url}/api/v1 (key {key!r}, "
             f"ready after {ready_after:g} s)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -23,9 +24,20 @@ class _QuietHandler(WSGIRequestHandler):
         logger.debug("simulator: " + format, *args)
 
 
-def build_server(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> WSGIServer:
-    """Bind (port 0 = any free port) and point the simulator's media URLs at the bound address."""
-    server = make_server(host, port, simulator, _ThreadingServer, _QuietHandler)
+def build_server(
+    simulator: Simulator, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+) -> WSGIServer:
+    """Bind (port 0 = any free port), or serve on `sock`, a socket already listening (`make run`
+    hands one over); point the simulator's media URLs at the bound address."""
+    if sock is None:
+        server = make_server(host, port, simulator, _ThreadingServer, _QuietHandler)
+    else:
+        server = _ThreadingServer(sock.getsockname()[:2], _QuietHandler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_name, server.server_port = host, sock.getsockname()[1]
+        server.setup_environ()
+        server.set_app(simulator)
     simulator.public_url = f"http://{host}:{server.server_port}"
     return server
 
