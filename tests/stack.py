@@ -126,14 +126,15 @@ class Stack:
             ],
         )
         self.start_worker()
-        wait_for(lambda: requests.get(f"{self.base}/healthz", timeout=1).ok, 30, "web app")
+        # Generous: on a loaded 2-core machine a cold Django start alone can take half a minute.
+        wait_for(lambda: requests.get(f"{self.base}/healthz", timeout=1).ok, 120, "web app")
         wait_for(
             lambda: (
                 requests.get(
                     f"http://127.0.0.1:{self.simulator_port}/_simulator/config", timeout=1
                 ).ok
             ),
-            30,
+            120,
             "simulator",
         )
 
