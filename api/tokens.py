@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from api.models import ApiToken
@@ -73,3 +75,16 @@ def token_authenticate(*, secret: str) -> ApiToken | None:
 
 def token_list(*, user: Any):
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+
+
+def token_live_ids(token_ids: Iterable[str]) -> set[str]:
+    """Which of these tokens (hex ids) are live: not revoked or expired, their user active."""
+    return {
+        pk.hex
+        for pk in ApiToken.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+            pk__in=list(token_ids),
+            revoked_at__isnull=True,
+            user__is_active=True,
+        ).values_list("pk", flat=True)
+    }

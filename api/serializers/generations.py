@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
-from api.signing import signed_url
+from api.signing import Grant, grant_issue, signed_url
 from generations.models import (
     Clip,
     ClipState,
@@ -165,6 +165,14 @@ class GenerationCreateSerializer(serializers.Serializer):
         attrs["source_clip"] = clip
 
 
+def _grant(context: dict) -> Grant:
+    """What the links in an answer speak for: the caller's token, or the link they came with
+    (context["grant"]), so a link holder is never handed a renewed link."""
+    if context.get("grant") is None:
+        context["grant"] = grant_issue(context["request"].auth.pk.hex)
+    return context["grant"]
+
+
 class ClipSerializer(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField(
         help_text="Short-lived signed URL of the stored audio; null until it is copied."
@@ -206,7 +214,7 @@ class ClipSerializer(serializers.ModelSerializer):
     def _media_url(self, clip: Clip, kind: str) -> str | None:
         if clip.media_state != MediaState.READY or not getattr(clip, f"{kind}_file"):
             return None
-        return signed_url(self.context["request"], clip.pk, kind)
+        return signed_url(self.context["request"], clip.pk, kind, _grant(self.context))
 
 
 class GenerationErrorSerializer(serializers.Serializer):
@@ -259,7 +267,7 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField())
     def get_events_url(self, generation: Generation) -> str:
-        return signed_url(self.context["request"], generation.pk, "events")
+        return signed_url(self.context["request"], generation.pk, "events", _grant(self.context))
 
     @extend_schema_field(GenerationErrorSerializer(allow_null=True))
     def get_error(self, generation: Generation) -> dict[str, str] | None:

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -21,8 +22,8 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
 from api.problems import CONTENT_TYPE, problem
 from api.serializers.generations import GenerationSerializer
-from api.signing import SignatureInvalid, signature_verify
-from api.tokens import token_authenticate
+from api.signing import Grant, SignatureInvalid, grant_issue, signature_verify
+from api.tokens import token_authenticate, token_live_ids
 from generations import events, selectors
 from generations.models import TERMINAL_STATUSES, Generation, MediaState, Status
 
@@ -35,14 +36,35 @@ def _problem(status: int, detail: str, **headers: str) -> JsonResponse:
     )
 
 
-def _authorize(request: HttpRequest, pk) -> Generation | JsonResponse:
+@dataclass(frozen=True)
+class _Access:
+    """What keeps a stream open: a live token and, for a signed link, its lifetime."""
+
+    token_id: str
+    link: Grant | None = None  # set when the stream was opened with `sig`
+
+    @property
+    def ends_at(self) -> float | None:
+        return None if self.link is None else self.link.expires_at
+
+    def grant(self) -> Grant:
+        # A link holder gets links speaking for their own grant, never a renewed one.
+        return self.link or grant_issue(self.token_id)
+
+    def is_live(self) -> bool:
+        if self.link is not None:
+            return self.link.is_live()
+        return bool(token_live_ids([self.token_id]))
+
+
+def _authorize(request: HttpRequest, pk) -> tuple[Generation, _Access] | JsonResponse:
     """The caller's generation, by Bearer token or by signed `sig`; else a problem response."""
-    token = request.GET.get("sig")
+    sig = request.GET.get("sig")
     header = request.headers.get("Authorization", "")
     try:
-        if token is not None:
-            signature_verify(token, pk, "events")
-            return Generation.objects.get(pk=pk)
+        if sig is not None:
+            link = signature_verify(sig, pk, "events")
+            return Generation.objects.get(pk=pk), _Access(token_id=link.token_id, link=link)
         scheme, _, secret = header.partition(" ")
         api_token = token_authenticate(secret=secret) if scheme.lower() == "bearer" else None
         if api_token is None:
@@ -51,7 +73,8 @@ def _authorize(request: HttpRequest, pk) -> Generation | JsonResponse:
                 "Send a Bearer token or use the signed events_url.",
                 **{"WWW-Authenticate": 'Bearer realm="api"'},
             )
-        return selectors.generation_get(owner=api_token.user, generation_id=pk)
+        generation = selectors.generation_get(owner=api_token.user, generation_id=pk)
+        return generation, _Access(token_id=api_token.pk.hex)
     except SignatureInvalid as exc:
         return _problem(403, exc.message)
     except (Generation.DoesNotExist, ValidationError):
@@ -61,12 +84,13 @@ def _authorize(request: HttpRequest, pk) -> Generation | JsonResponse:
 class _Snapshot:
     """Serializes the current state for an event (one query per event, never a polling loop)."""
 
-    def __init__(self, request: HttpRequest, pk) -> None:
-        self.request, self.pk = request, pk
+    def __init__(self, request: HttpRequest, pk, access: _Access) -> None:
+        self.request, self.pk, self.access = request, pk, access
 
     def __call__(self) -> tuple[dict, bool]:
         generation = Generation.objects.prefetch_related("clips").get(pk=self.pk)
-        body = GenerationSerializer(generation, context={"request": self.request}).data
+        context = {"request": self.request, "grant": self.access.grant()}
+        body = GenerationSerializer(generation, context=context).data
         done = generation.status in TERMINAL_STATUSES and (
             generation.status != Status.SUCCEEDED
             or all(
@@ -83,12 +107,12 @@ def _event(body: dict, event_id: str) -> str:
 
 
 async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIterator[str]:
+    access = snapshot.access
     # The blocking XREAD waits up to a heartbeat; redis-py 8 defaults to a 5 s socket timeout,
     # which would end every quiet stream with a TimeoutError.
     client = aioredis.Redis.from_url(
         settings.REDIS_URL, socket_timeout=settings.SSE_HEARTBEAT_S + 10
     )
-    heartbeat_ms = int(settings.SSE_HEARTBEAT_S * 1000)
     deadline = time.monotonic() + settings.SSE_MAX_DURATION_S
     try:
         yield f"retry: {settings.SSE_RETRY_MS}\n\n"
@@ -107,11 +131,22 @@ async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIte
                 yield _event(body, latest[0][0].decode() if latest else cursor)
                 return
         while time.monotonic() < deadline:
-            entries = await client.xread({key: cursor}, block=heartbeat_ms, count=100)
+            # Revoked tokens, a deactivated user and an expired link end the stream within a
+            # heartbeat; a stream opened with a link never outlives it.
+            if not await sync_to_async(access.is_live)():
+                return
+            wait_s = settings.SSE_HEARTBEAT_S
+            if access.ends_at is not None:
+                wait_s = min(wait_s, access.ends_at - time.time())
+            if wait_s <= 0:
+                return
+            entries = await client.xread({key: cursor}, block=max(1, int(wait_s * 1000)), count=100)
             if not entries:
                 yield ": heartbeat\n\n"
                 continue
             cursor = entries[0][1][-1][0].decode()
+            if not await sync_to_async(access.is_live)():
+                return
             body, done = await sync_to_async(snapshot)()
             yield _event(body, cursor)
             if done:
@@ -126,10 +161,11 @@ async def generation_events(request: HttpRequest, pk):
     found = await sync_to_async(_authorize)(request, pk)
     if isinstance(found, JsonResponse):
         return found
+    _, access = found
     last = request.headers.get("Last-Event-ID") or request.GET.get("lastEventId")
     cursor = last if last and STREAM_ID.match(last) else None
     response = StreamingHttpResponse(
-        _stream(_Snapshot(request, pk), events.stream_key(pk), cursor),
+        _stream(_Snapshot(request, pk, access), events.stream_key(pk), cursor),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

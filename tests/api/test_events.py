@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
@@ -12,10 +9,9 @@ from django.test import AsyncClient
 from api.tokens import token_create
 from generations import states
 from generations.models import Clip, ClipState, MediaState, Status
+from tests.api.sse import Reader
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TIMEOUT_S = 10
 
 
 @pytest.fixture(autouse=True)
@@ -31,35 +27,6 @@ def token(alice):
 @pytest.fixture
 def running(alice, generation_factory):
     return generation_factory(owner=alice, status=Status.RUNNING, vendor_task_id="t")
-
-
-class Reader:
-    """Reads SSE frames from a streaming response, bounded by a timeout."""
-
-    def __init__(self, response) -> None:
-        self.chunks = response.streaming_content.__aiter__()
-        self.buffer = ""
-
-    async def frame(self) -> str:
-        while "\n\n" not in self.buffer:
-            chunk = await asyncio.wait_for(self.chunks.__anext__(), TIMEOUT_S)
-            self.buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
-        frame, self.buffer = self.buffer.split("\n\n", 1)
-        return frame
-
-    async def event(self) -> tuple[str, dict]:
-        while True:
-            frame = await self.frame()
-            if frame.startswith("id:"):
-                lines = dict(line.split(": ", 1) for line in frame.splitlines())
-                return lines["id"], json.loads(lines["data"])
-
-    async def ended(self) -> bool:
-        try:
-            await asyncio.wait_for(self.chunks.__anext__(), TIMEOUT_S)
-        except StopAsyncIteration:
-            return True
-        return False
 
 
 def url(generation) -> str:
