@@ -23,7 +23,9 @@ from generations.models import Clip, ClipState, MediaState
 
 logger = logging.getLogger(__name__)
 
-EXTENSIONS = {
+# The only types we copy and serve, with their file extensions. Anything else (SVG with a
+# <script>, HTML, ...) would be served from our origin, next to /admin/ and the docs.
+AUDIO_TYPES = {
     "audio/mpeg": "mp3",
     "audio/mp3": "mp3",
     "audio/wav": "wav",
@@ -32,11 +34,18 @@ EXTENSIONS = {
     "audio/ogg": "ogg",
     "audio/aac": "aac",
     "audio/mp4": "m4a",
+    "audio/x-m4a": "m4a",
     "audio/flac": "flac",
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
+    "audio/x-flac": "flac",
 }
+IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+ALLOWED_TYPES = {"audio": AUDIO_TYPES, "image": IMAGE_TYPES}
+EXTENSIONS = AUDIO_TYPES | IMAGE_TYPES
+
+
+def served_type(kind: str, content_type: str) -> str:
+    """The Content-Type to serve `kind` with: the stored one only if it is allowed."""
+    return content_type if content_type in ALLOWED_TYPES[kind] else "application/octet-stream"
 
 
 class MediaRefused(Exception):
@@ -67,9 +76,7 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
     if clip is None or clip.state != ClipState.SUCCEEDED or clip.media_state != MediaState.PENDING:
         return
     try:
-        audio = fetch(
-            clip.vendor_audio_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio/"
-        )
+        audio = fetch(clip.vendor_audio_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio")
     except MediaRefused as exc:
         Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED, media_error=str(exc))
         events.publish(clip.generation_id, "media")
@@ -79,7 +86,7 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
     if clip.vendor_image_url:
         try:
             image = fetch(
-                clip.vendor_image_url, max_bytes=settings.MEDIA_MAX_IMAGE_BYTES, kind="image/"
+                clip.vendor_image_url, max_bytes=settings.MEDIA_MAX_IMAGE_BYTES, kind="image"
             )
         except (MediaRefused, MediaUnavailable) as exc:
             logger.warning("clip %s cover not copied: %s", clip.pk, exc)

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from egress import EgressClient, EgressPolicy, EgressRefused, EgressUnavailable, Resolver
 from egress.policy import system_resolver
-from generations.media import FetchedFile, MediaRefused, MediaUnavailable
+from generations.media import ALLOWED_TYPES, FetchedFile, MediaRefused, MediaUnavailable
 
 CHUNK_BYTES = 64 * 1024
 
@@ -43,7 +43,7 @@ class SafeFetcher:
         )
 
     def __call__(self, url: str, *, max_bytes: int, kind: str) -> FetchedFile:
-        """Fetch `url` into a temporary file; `kind` is the Content-Type prefix, e.g. "audio/"."""
+        """Fetch `url` into a temporary file; `kind` ("audio", "image") picks the allowed types."""
         try:
             with self.client.stream("GET", url) as response:
                 return self._read(response, max_bytes=max_bytes, kind=kind)
@@ -60,8 +60,8 @@ class SafeFetcher:
                 raise MediaUnavailable(f"HTTP {response.status} from {where}")
             raise MediaRefused(f"HTTP {response.status} from {where}")
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if not content_type.startswith(kind):
-            raise MediaRefused(f"expected {kind}*, got {content_type or 'no Content-Type'}")
+        if content_type not in ALLOWED_TYPES[kind]:
+            raise MediaRefused(f"expected {kind}, got {content_type or 'no Content-Type'}")
         digest = hashlib.sha256()
         size = 0
         out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it

@@ -16,6 +16,7 @@ from api import ranges
 from api.serializers.generations import ClipSerializer
 from api.serializers.problems import problem_responses
 from api.signing import SignatureInvalid, signature_verify
+from generations.media import served_type
 from generations.models import Clip, MediaState
 from generations.selectors import clip_get
 
@@ -64,7 +65,7 @@ class _ClipMediaView(APIView):
         return ranges.serve(
             request,
             name=name,
-            content_type=getattr(clip, f"{self.kind}_type"),
+            content_type=served_type(self.kind, getattr(clip, f"{self.kind}_type")),
             sha256=getattr(clip, f"{self.kind}_sha256"),
             modified=clip.media_copied_at,
         )

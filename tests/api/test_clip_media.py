@@ -84,6 +84,45 @@ def test_unsatisfiable_ranges_are_416(alice_client, clip, header):
     assert response["Content-Type"] == "application/problem+json"
 
 
+MANY = "9" * 5000  # past Python's 4,300-digit int() limit
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "start"),
+    [
+        (f"bytes={MANY}-", 416, None),
+        (f"bytes={MANY}-{MANY}", 416, None),
+        (f"bytes=0-{MANY}", 206, 0),
+        (f"bytes=-{MANY}", 206, 0),
+        (f"bytes={'0' * 5000}5-", 206, 5),
+    ],
+)
+def test_ranges_with_thousands_of_digits_are_answered(alice_client, clip, header, status, start):
+    response = audio(alice_client, clip, HTTP_RANGE=header)
+    assert response.status_code == status
+    if start is not None:
+        assert body(response) == AUDIO[start:]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 200), ({"HTTP_RANGE": "bytes=0-9"}, 206), ({"HTTP_RANGE": "bytes=99999-"}, 416)],
+)
+def test_media_is_never_sniffed_or_run_as_a_page(alice_client, clip, headers, status):
+    for kind in ("audio", "image"):
+        response = alice_client.get(f"/api/v1/clips/{clip.pk}/{kind}", **headers)
+        assert response.status_code == status
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response["Content-Security-Policy"]
+        assert "default-src 'none'" in response["Content-Security-Policy"]
+
+
+def test_a_stored_type_outside_the_allow_list_is_served_as_bytes(alice_client, clip):
+    type(clip).objects.filter(pk=clip.pk).update(image_type="image/svg+xml")
+    response = alice_client.get(f"/api/v1/clips/{clip.pk}/image")
+    assert response["Content-Type"] == "application/octet-stream"
+
+
 @pytest.mark.parametrize("header", ["bytes=0-1,5-6", "items=0-5", "bytes=x-y"])
 def test_other_range_forms_get_the_whole_file(alice_client, clip, header):
     response = audio(alice_client, clip, HTTP_RANGE=header)

@@ -71,6 +71,8 @@ def test_the_audio_and_cover_are_copied_once(finished_clip, fetch):
     ("headers", "body", "reason"),
     [
         ({"Content-Type": "text/html"}, b"<html>login</html>", "expected audio"),
+        ({"Content-Type": "image/svg+xml"}, b"<svg><script>alert(1)</script></svg>", "expected"),
+        ({"Content-Type": "audio/x-unknown"}, b"RIFF", "expected audio"),
         (
             {"Content-Type": "audio/wav", "Content-Length": str(2 * 1024**3)},
             b"",
@@ -140,3 +142,36 @@ def test_a_clip_whose_vendor_url_smuggles_another_port_is_not_copied_from_it(fin
     clip = Clip.objects.get(pk=finished_clip.pk)
     assert (clip.media_state, clip.audio_file.name or "") == (MediaState.FAILED, "")
     assert unlisted.hits == [] and listed.hits == []
+
+
+def test_a_script_bearing_svg_cover_is_not_copied(finished_clip, simulator):
+    cdn = MediaServer()
+    try:
+        svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+        url = cdn.route("/c.svg", headers={"Content-Type": "image/svg+xml"}, body=svg)
+        Clip.objects.filter(pk=finished_clip.pk).update(vendor_image_url=url)
+        media.clip_copy_media(
+            clip_id=finished_clip.pk,
+            fetch=SafeFetcher([simulator.public_url, f"http://127.0.0.1:{cdn.port}"]),
+        )
+    finally:
+        cdn.close()
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    assert clip.media_state == MediaState.READY  # the audio is fine; the cover is left out
+    assert (clip.image_file.name or "", clip.image_type) == ("", "")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["audio/mpeg", "audio/mp4", "audio/aac", "audio/ogg", "audio/flac"]
+)
+def test_every_allowed_audio_type_is_copied(finished_clip, content_type):
+    cdn = MediaServer()
+    try:
+        url = cdn.route("/a", headers={"Content-Type": content_type}, body=b"\xff\xfb" * 50)
+        Clip.objects.filter(pk=finished_clip.pk).update(vendor_audio_url=url, vendor_image_url="")
+        fetch = SafeFetcher([f"http://127.0.0.1:{cdn.port}"], timeout_s=(2, 5))
+        media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch)
+    finally:
+        cdn.close()
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    assert (clip.media_state, clip.audio_type) == (MediaState.READY, content_type)
