@@ -330,9 +330,9 @@ GENERATION_EXPECTED_S = env.float(
 POLL_INTERVAL_MIN_S = env.float("POLL_INTERVAL_MIN_S", default=3.0 if SANDBOX else 15.0)
 POLL_INTERVAL_MAX_S = env.float("POLL_INTERVAL_MAX_S", default=5.0 if SANDBOX else 25.0)
 GENERATION_DEADLINE_S = env.float("GENERATION_DEADLINE_S", default=20 * 60.0)
-# How long a worker may hold a submission before the reconciler assumes it died.
+# How long a vendor create may go unanswered before the reconciler assumes its worker died and
+# charges it as unconfirmed; keep it above the client's connect + read timeout.
 SUBMIT_LEASE_S = env.float("SUBMIT_LEASE_S", default=120.0)
-SUBMIT_MAX_ATTEMPTS = env.int("SUBMIT_MAX_ATTEMPTS", default=3)
 RETRY_MAX_RETRIES = env.int("RETRY_MAX_RETRIES", default=8)
 RETRY_MIN_BACKOFF_MS = env.int("RETRY_MIN_BACKOFF_MS", default=2_000)
 RETRY_MAX_BACKOFF_MS = env.int("RETRY_MAX_BACKOFF_MS", default=120_000)

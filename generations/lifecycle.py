@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import dispatch, states
+from generations import dispatch, states, submissions
 from generations.models import (
     IN_FLIGHT_STATUSES,
     Clip,
@@ -37,6 +37,7 @@ from generations.upstream import (
     UpstreamStatus,
     UpstreamTransient,
     UpstreamUnavailable,
+    UpstreamUnconfirmed,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_DETAIL = "Music generation is temporarily unavailable. Please try again later."
 INTERNAL_DETAIL = "Something went wrong while generating this song. Please try again."
 TIMED_OUT_DETAIL = "The music service did not finish this song in time."
+UNCONFIRMED_DETAIL = (
+    "The music service did not confirm this request, so it may have been made; it counts "
+    "against your quota. Please try again."
+)
 CLIP_FIELDS = (
     "state",
     "title",
@@ -69,22 +74,30 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
 
     Raises UpstreamTransient (after putting the generation back to `queued`) so that the caller
     retries with backoff. A duplicate delivery finds the generation no longer queued and stops.
+    The claim commits a `PendingCreate` before the vendor is called (see `submissions`).
     """
     now = timezone.now()
     generation = Generation.objects.filter(pk=generation_id).only("submit_attempts").first()
     if generation is None:
         return
-    claimed = states.transition(
-        generation_id=generation_id,
-        expected=Status.QUEUED,
-        to=Status.SUBMITTING,
-        next_check_at=now + _seconds(settings.SUBMIT_LEASE_S),
-        submit_attempts=generation.submit_attempts + 1,
-    )
+    with transaction.atomic():
+        claimed = states.transition(
+            generation_id=generation_id,
+            expected=Status.QUEUED,
+            to=Status.SUBMITTING,
+            next_check_at=now + _seconds(settings.SUBMIT_LEASE_S),
+            submit_attempts=generation.submit_attempts + 1,
+        )
+        if claimed:
+            submissions.create_started(generation_id=generation_id)
     if not claimed:
         logger.info("generation %s is not queued; submission skipped", generation_id)
         return
-    generation = Generation.objects.select_related("source_clip").get(pk=generation_id)
+    generation = Generation.objects.select_related("source_clip").filter(pk=generation_id).first()
+    if generation is None or generation.status != Status.SUBMITTING:
+        # Canceled or deleted since the claim, and nothing was sent: it costs nothing.
+        submissions.create_resolved(generation_id=generation_id, charge=False)
+        return
     webhook_url, webhook_secret = _webhook_for(generation)
     try:
         task_id = upstream.create(
@@ -93,18 +106,40 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
     except UpstreamTransient as exc:
         # Nothing was created: release the claim so the retry (or the reconciler) can take it.
         retry_in = settings.RETRY_MAX_BACKOFF_MS / 1000
-        states.transition(
-            generation_id=generation_id,
-            expected=Status.SUBMITTING,
-            to=Status.QUEUED,
-            next_check_at=timezone.now() + _seconds(retry_in),
-        )
+        with transaction.atomic():
+            states.transition(
+                generation_id=generation_id,
+                expected=Status.SUBMITTING,
+                to=Status.QUEUED,
+                next_check_at=timezone.now() + _seconds(retry_in),
+            )
+            submissions.create_resolved(generation_id=generation_id, charge=False)
         logger.warning("generation %s: vendor busy on create (%s); will retry", generation_id, exc)
         raise
+    except UpstreamUnconfirmed as exc:
+        _create_unconfirmed(generation_id, exc.detail)
+        return
     except UpstreamError as exc:
-        _fail_for(generation_id, Status.SUBMITTING, exc)
+        with transaction.atomic():
+            _fail_for(generation_id, Status.SUBMITTING, exc)
+            submissions.create_resolved(generation_id=generation_id, charge=False)
         return
     _start_running(generation_id, task_id)
+
+
+def _create_unconfirmed(generation_id: Any, reason: str) -> None:
+    """No answer to the create: the vendor may have made the task and spent the credits, and
+    it cannot be asked which (no idempotency key, no lookup). Charge it; never send it again."""
+    with transaction.atomic():
+        failed = _fail(generation_id, Status.SUBMITTING, ErrorCode.UNCONFIRMED, UNCONFIRMED_DETAIL)
+        submissions.create_resolved(generation_id=generation_id, charge=True)
+    logger.error(
+        "OPERATOR: generation %s: the vendor's create went unanswered (%s); charged as "
+        "unconfirmed%s",
+        generation_id,
+        reason,
+        ", generation failed" if failed else "",
+    )
 
 
 def _webhook_for(generation: Generation) -> tuple[str, str]:
@@ -127,12 +162,16 @@ def _start_running(generation_id: Any, task_id: str) -> None:
             poll_seq=1,
             next_check_at=timezone.now() + _seconds(first_poll_s),
         )
+        submissions.create_resolved(generation_id=generation_id, charge=True)
         if not moved:
-            # Canceled (or deleted) while the vendor was creating: keep its task id for the
-            # operator; the vendor's clips are simply never fetched.
+            # Canceled, deleted or given up while the vendor was creating: the task cost its
+            # credits, so the unit is charged (above); its id is kept for the operator and its
+            # clips are never fetched.
             Generation.objects.filter(pk=generation_id).update(vendor_task_id=task_id)
             logger.info(
-                "generation %s left submitting before task %s was stored", generation_id, task_id
+                "generation %s left submitting before task %s was stored; charged",
+                generation_id,
+                task_id,
             )
             return
         transaction.on_commit(
@@ -312,15 +351,14 @@ def generation_give_up(*, generation_id: Any) -> None:
 @dataclass
 class ReconcileReport:
     resubmitted: int = 0
-    released: int = 0
+    unconfirmed: int = 0
     repolled: int = 0
-    failed: int = 0
     recopied: int = 0
 
     def __str__(self) -> str:
         return (
-            f"resubmitted {self.resubmitted}, released {self.released}, "
-            f"re-polled {self.repolled}, failed {self.failed}, media re-sent {self.recopied}"
+            f"resubmitted {self.resubmitted}, unconfirmed creates {self.unconfirmed}, "
+            f"re-polled {self.repolled}, media re-sent {self.recopied}"
         )
 
 
@@ -333,23 +371,12 @@ def generations_reconcile(*, grace_s: float | None = None) -> ReconcileReport:
     batch = settings.RECONCILE_BATCH
     report = ReconcileReport()
 
-    # Submitting past its lease: the worker died, maybe after the vendor accepted (see README).
-    for generation in Generation.objects.filter(
-        status=Status.SUBMITTING, next_check_at__lt=now
-    ).only("id", "submit_attempts")[:batch]:
-        if generation.submit_attempts >= settings.SUBMIT_MAX_ATTEMPTS:
-            if _fail(generation.pk, Status.SUBMITTING, ErrorCode.INTERNAL, INTERNAL_DETAIL):
-                report.failed += 1
-                logger.error("OPERATOR: generation %s: submission kept dying", generation.pk)
-        elif states.transition(
-            generation_id=generation.pk,
-            expected=Status.SUBMITTING,
-            to=Status.QUEUED,
-            next_check_at=now + grace,
-        ):
-            dispatch.send(dispatch.SUBMIT_GENERATION, str(generation.pk))
-            report.released += 1
-            logger.warning("generation %s: submission lease expired; sent again", generation.pk)
+    # A create unanswered past its lease (the worker died in it): charged, never sent again.
+    for generation_id in submissions.creates_unanswered(
+        older_than_s=settings.SUBMIT_LEASE_S, limit=batch
+    ):
+        _create_unconfirmed(generation_id, "no answer within the submission lease")
+        report.unconfirmed += 1
 
     # Queued with no live message: send the submission again (a duplicate is harmless).
     for generation in (
@@ -385,6 +412,6 @@ def generations_reconcile(*, grace_s: float | None = None) -> ReconcileReport:
         dispatch.send(dispatch.COPY_CLIP_MEDIA, str(clip_id))
         report.recopied += 1
 
-    if report.resubmitted or report.released or report.repolled or report.failed:
+    if report.resubmitted or report.unconfirmed or report.repolled:
         logger.warning("reconcile: %s", report)
     return report

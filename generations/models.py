@@ -39,6 +39,9 @@ class ErrorCode(models.TextChoices):
     UNAVAILABLE = "unavailable"
     TIMED_OUT = "timed_out"
     INTERNAL = "internal"
+    # The vendor never answered the create (timeout, dropped connection, a worker that died
+    # mid-call): it may have spent the credits, so the unit is charged and nothing is re-sent.
+    UNCONFIRMED = "unconfirmed"
 
 
 class VocalGender(models.TextChoices):
@@ -247,6 +250,25 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.units:+d} for {self.user}"
+
+
+class PendingCreate(models.Model):
+    """A vendor create that may be in flight: written with the claim, before the call, and
+    removed in the transaction that records the vendor's answer (see `generations.submissions`).
+
+    It names the generation by a plain id, not a foreign key, so that it outlives a delete: a
+    cancel or delete landing mid-call cannot drop the charge.
+    """
+
+    generation_id = models.UUIDField(unique=True)
+    # The unit to settle, reachable after the generation is gone (test rows may have none).
+    reservation = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    started_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"create for {self.generation_id} since {self.started_at:%H:%M:%S}"
 
 
 class IdempotencyKey(models.Model):

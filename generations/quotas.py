@@ -7,7 +7,8 @@ usage can be recomputed and audited.
 
 Costs: a generation holds one unit from acceptance. It gives the unit back when it fails (the
 vendor refunds failed tasks) or is canceled before it reached the vendor; a cancel after the
-vendor accepted it still costs the unit, because the vendor has spent the credits.
+vendor accepted it still costs the unit, because the vendor has spent the credits. While the
+vendor's create is in flight nothing settles: its outcome does (see `generations.submissions`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from generations.models import (
     Generation,
     LedgerEntry,
     LedgerKind,
+    PendingCreate,
     Period,
     Plan,
     Status,
@@ -161,7 +163,13 @@ def _exceeded(usage: Usage, now: datetime) -> QuotaExceeded:
 
 
 def quota_settle(*, generation_id: Any) -> None:
-    """Settle a generation's unit after its terminal move: release or charge, exactly once."""
+    """Settle a generation's unit after its terminal move: release or charge, exactly once.
+
+    Not while a vendor create may be in flight (a `PendingCreate`): the create's outcome settles
+    the unit then (`generations.submissions`), whatever ended the generation meanwhile.
+    """
+    if PendingCreate.objects.filter(generation_id=generation_id).exists():
+        return
     generation = (
         Generation.objects.filter(pk=generation_id)
         .values("owner_id", "status", "vendor_task_id")
@@ -175,21 +183,34 @@ def quota_settle(*, generation_id: Any) -> None:
     refund = generation["status"] == Status.FAILED or (
         generation["status"] == Status.CANCELED and not generation["vendor_task_id"]
     )
+    quota_settle_reservation(
+        reservation=reservation, generation_id=generation_id, charge=not refund
+    )
+
+
+def quota_settle_reservation(
+    *, reservation: LedgerEntry, generation_id: Any | None, charge: bool
+) -> bool:
+    """Turn `reservation` into a charge or a release; False when it was already settled.
+
+    `generation_id` is None once the generation is deleted (the ledger keeps the entry).
+    """
     try:
         with transaction.atomic():
             LedgerEntry.objects.create(
-                user_id=generation["owner_id"],
+                user_id=reservation.user_id,
                 generation_id=generation_id,
-                kind=LedgerKind.RELEASE if refund else LedgerKind.CHARGE,
-                units=-1 if refund else 0,
+                kind=LedgerKind.CHARGE if charge else LedgerKind.RELEASE,
+                units=0 if charge else -1,
                 period_start=reservation.period_start,
             )
     except IntegrityError:
-        return  # already settled
-    account = Account.objects.filter(user_id=generation["owner_id"])
+        return False  # already settled
+    account = Account.objects.filter(user_id=reservation.user_id)
     account.filter(in_flight__gt=0).update(in_flight=F("in_flight") - 1)
-    if refund:
+    if not charge:
         account.filter(period_start=reservation.period_start, used__gt=0).update(used=F("used") - 1)
+    return True
 
 
 def usage_recompute(*, user: Any) -> tuple[int, int]:

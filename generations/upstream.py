@@ -54,6 +54,10 @@ class UpstreamUnavailable(UpstreamError):
     """Key, credits or subscription: an operator problem."""
 
 
+class UpstreamUnconfirmed(UpstreamError):
+    """No answer to a request that spends credits: the vendor may or may not have acted."""
+
+
 class UpstreamBroken(UpstreamError):
     """The vendor answered outside its contract, or lost the task."""
 

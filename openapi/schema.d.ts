@@ -282,9 +282,10 @@ export interface components {
          *     * `unavailable` - Unavailable
          *     * `timed_out` - Timed Out
          *     * `internal` - Internal
+         *     * `unconfirmed` - Unconfirmed
          * @enum {string}
          */
-        CodeEnum: "rejected" | "unavailable" | "timed_out" | "internal";
+        CodeEnum: "rejected" | "unavailable" | "timed_out" | "internal" | "unconfirmed";
         Generation: {
             /** Format: uuid */
             readonly id: string;

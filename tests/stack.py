@@ -222,6 +222,19 @@ class Stack:
         session.headers["Authorization"] = f"Bearer {token}"
         return session
 
+    def query(self, sql: str, *params) -> list[tuple]:
+        """Read the stack's database directly (no Django start-up); `%s` placeholders."""
+        url = self.env["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+                return conn.execute(sql.replace("%s", "?"), params).fetchall()
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql, params).fetchall()
+
     def simulator(self, path: str, **kwargs) -> dict:
         url = f"http://127.0.0.1:{self.simulator_port}/_simulator/{path}"
         return requests.get(url, timeout=10, **kwargs).json()

@@ -15,6 +15,7 @@ from generations.upstream import (
     UpstreamStatus,
     UpstreamTransient,
     UpstreamUnavailable,
+    UpstreamUnconfirmed,
 )
 from workers.musicapi import errors
 from workers.musicapi.client import MusicApiClient
@@ -79,6 +80,8 @@ def _translated():
         yield
     except errors.TransientError as exc:
         raise UpstreamTransient(exc.message, retry_after_s=exc.retry_after_s) from exc
+    except errors.OutcomeUnknownError as exc:
+        raise UpstreamUnconfirmed(exc.message) from exc
     except errors.RejectedError as exc:
         raise UpstreamRejected(exc.message) from exc
     except errors.UnavailableError as exc:

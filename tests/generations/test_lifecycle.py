@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from generations import dispatch, lifecycle
-from generations.models import ErrorCode, Generation, Status
+from generations.models import ErrorCode, Generation, PendingCreate, Status
 from generations.upstream import UpstreamTransient
 
 pytestmark = pytest.mark.django_db
@@ -274,21 +274,15 @@ def test_reconcile_resends_an_overdue_submission(queued, sent_messages):
     assert fresh.pk != generation.pk
 
 
-def test_reconcile_releases_an_expired_submission_lease(queued, sent_messages):
+def test_reconcile_never_resends_an_expired_submission(queued, sent_messages):
     generation = queued(status=Status.SUBMITTING, submit_attempts=1)
-    _age(generation, next_check_at=timezone.now() - timedelta(seconds=1))
-    assert lifecycle.generations_reconcile(grace_s=60).released == 1
+    PendingCreate.objects.create(
+        generation_id=generation.pk, started_at=timezone.now() - timedelta(hours=1)
+    )
+    assert lifecycle.generations_reconcile(grace_s=60).unconfirmed == 1
     generation.refresh_from_db()
-    assert generation.status == Status.QUEUED
-    assert len(sent(sent_messages, dispatch.SUBMIT_GENERATION)) == 1
-
-
-def test_reconcile_fails_a_submission_that_keeps_dying(queued, settings):
-    generation = queued(status=Status.SUBMITTING, submit_attempts=settings.SUBMIT_MAX_ATTEMPTS)
-    _age(generation, next_check_at=timezone.now() - timedelta(seconds=1))
-    assert lifecycle.generations_reconcile(grace_s=60).failed == 1
-    generation.refresh_from_db()
-    assert generation.error_code == ErrorCode.INTERNAL
+    assert (generation.status, generation.error_code) == (Status.FAILED, ErrorCode.UNCONFIRMED)
+    assert sent(sent_messages, dispatch.SUBMIT_GENERATION) == []
 
 
 def test_reconcile_restarts_an_overdue_poll_chain(queued, sent_messages):
@@ -307,5 +301,5 @@ def test_reconcile_leaves_healthy_generations_alone(queued, sent_messages):
     queued(status=Status.RUNNING, vendor_task_id="t", next_check_at=timezone.now())
     queued(status=Status.SUCCEEDED)
     report = lifecycle.generations_reconcile(grace_s=60)
-    assert (report.resubmitted, report.released, report.repolled, report.failed) == (0, 0, 0, 0)
+    assert (report.resubmitted, report.unconfirmed, report.repolled) == (0, 0, 0)
     assert sent_messages == []

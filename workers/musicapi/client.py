@@ -12,10 +12,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from workers.musicapi.errors import (
     InvalidRequest,
+    OutcomeUnknownError,
     ProtocolError,
     RejectedError,
     TaskNotFoundError,
@@ -181,11 +183,14 @@ class MusicApiClient:
                 allow_redirects=False,
                 **kwargs,
             )
-        except requests.Timeout as exc:
-            raise TransientError(f"{method} {path} timed out") from exc
         except requests.RequestException as exc:
             # The exception's text can carry the URL but never the headers, so never the key.
-            raise TransientError(f"{method} {path}: {type(exc).__name__}") from None
+            what = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
+            if method == "POST" and not _never_sent(exc):
+                # Every POST here spends credits and none is idempotent: safe to retry only
+                # when it cannot have reached the vendor.
+                raise OutcomeUnknownError(f"{method} {path}: no answer ({what})") from None
+            raise TransientError(f"{method} {path} {what}") from None
         _raise_for_status(response)
         return response
 
@@ -202,6 +207,20 @@ class MusicApiClient:
                 _int(body.get("code")), _message(body), http_status=response.status_code
             )
         return body
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached the vendor: no connection was ever made."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        reason = getattr(exc.args[0], "reason", None)
+        return isinstance(
+            reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+        )
+    return False
 
 
 def _raise_for_status(response: requests.Response) -> None:

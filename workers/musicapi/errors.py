@@ -34,6 +34,13 @@ class TransientError(VendorError):
         self.retry_after_s = retry_after_s
 
 
+class OutcomeUnknownError(VendorError):
+    """A request that spends credits may have reached the vendor, but no answer came back (read
+    timeout, dropped connection): the vendor may have acted. Never send it again blindly."""
+
+    kind = "unconfirmed"
+
+
 class RejectedError(VendorError):
     """The vendor refused this request (validation, moderation): permanent for this generation."""
 

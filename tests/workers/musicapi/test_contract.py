@@ -19,6 +19,7 @@ from tests.conftest import SIMULATOR_KEY as KEY
 from workers.musicapi.client import MusicApiClient
 from workers.musicapi.errors import (
     InvalidRequest,
+    OutcomeUnknownError,
     ProtocolError,
     RejectedError,
     TaskNotFoundError,
@@ -58,10 +59,25 @@ def test_the_key_travels_as_a_bearer_token_and_nowhere_else(client, simulator):
     assert "wrong-key" not in str(caught.value)
 
 
-def test_a_slow_vendor_is_a_transient_timeout(simulator):
+def test_a_slow_poll_is_a_transient_timeout(simulator):
+    task_id = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY).create(describe())
     simulator.configure(faults={"slow": 1.0, "slow_s": 1.0})
     client = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY, timeout_s=(1, 0.3))
     with pytest.raises(TransientError, match="timed out"):
+        client.status(task_id)
+
+
+def test_an_unanswered_create_is_unconfirmed_not_transient(simulator):
+    # The vendor goes on to create the task: retrying would make a second one.
+    simulator.configure(faults={"slow": 1.0, "slow_s": 1.0})
+    client = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY, timeout_s=(1, 0.3))
+    with pytest.raises(OutcomeUnknownError, match="no answer"):
+        client.create(describe())
+
+
+def test_a_create_that_cannot_connect_is_transient():
+    client = MusicApiClient(base_url="http://127.0.0.1:9/api/v1", key=KEY, timeout_s=(1, 1))
+    with pytest.raises(TransientError):
         client.create(describe())
 
 

@@ -174,6 +174,8 @@ class Simulator:
             str(payload.get(name) or "") for name in ("gpt_description_prompt", "prompt", "tags")
         )
         found = markers(prompt)
+        if "slow-create" in found:
+            time.sleep(self.faults.slow_s)
         answer = self._create_marker_answer(found, prompt)
         if answer:
             return (*answer, None)
@@ -392,6 +394,8 @@ class Simulator:
             if "task_id" in query:
                 calls = [c for c in calls if c["task_id"] == query["task_id"][0]]
             return 200, [], {"calls": calls, "webhooks": list(self.webhooks)}
+        if path == "/_simulator/ledger":
+            return 200, [], self.ledger()
         if path == "/_simulator/config" and method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
@@ -426,6 +430,27 @@ class Simulator:
             if faults is not None:
                 self.faults = FaultProfile.from_json(json.dumps(faults))
                 self._rng = self.faults.rng()
+
+    def ledger(self) -> dict[str, Any]:
+        """The vendor's bill: every task it created (so credits spent), with the prompt that
+        asked for it, for tests to hold against the service's own ledger."""
+        with self._lock:
+            tasks = [
+                {
+                    "task_id": task.id,
+                    "task_type": task.payload.get("task_type", "create_music"),
+                    "prompt": task.payload.get("gpt_description_prompt")
+                    or task.payload.get("prompt")
+                    or "",
+                    "credits": COSTS[task.payload.get("task_type", "create_music")],
+                }
+                for task in self._tasks.values()
+            ]
+        return {
+            "creates": len(tasks),
+            "credits_spent": sum(t["credits"] for t in tasks),
+            "tasks": tasks,
+        }
 
     def creates(self) -> int:
         """How many creates the simulator accepted (the vendor's bill)."""

@@ -27,6 +27,7 @@ MARKERS = {
     "failed": "every clip fails",
     "never": "the task never finishes",
     "slow": "every response to this task waits `slow_s` seconds first",
+    "slow-create": "the create waits `slow_s` seconds before making the task and answering",
     "lost-webhook": "no webhook is delivered for this task",
 }
 
