@@ -57,7 +57,8 @@ def generation_create(
 
 
 def generation_cancel(*, generation: Generation) -> Generation:
-    """Stop waiting for a generation that has not finished yet."""
+    """Stop waiting for a generation that has not finished yet (its unit settles at once, or
+    when its in-flight vendor create answers: see `submissions`)."""
     if not states.transition(
         generation_id=generation.pk, expected=IN_FLIGHT_STATUSES, to=Status.CANCELED
     ):
@@ -70,7 +71,8 @@ def generation_cancel(*, generation: Generation) -> Generation:
 
 def generation_delete(*, generation: Generation) -> None:
     """Remove a generation and its clips; one still in flight is canceled first, which settles
-    its quota (a worker finding it gone simply stops)."""
+    its quota — unless its vendor create is in flight: the create's outcome settles it then
+    (`submissions`), the row being gone (a worker finding it gone simply stops)."""
     names = media_names(generation_id=generation.pk)
     with transaction.atomic():
         states.transition(
