@@ -75,6 +75,35 @@ def test_an_unanswered_create_is_unconfirmed_not_transient(simulator):
         client.create(describe())
 
 
+class _HangUp(BaseHTTPRequestHandler):
+    """Reads the whole request, then closes the connection without a word."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.close_connection = True
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_connection_dropped_after_the_request_is_unconfirmed_for_a_create_only():
+    server = HTTPServer(("127.0.0.1", 0), _HangUp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = MusicApiClient(
+            base_url=f"http://127.0.0.1:{server.server_port}/api/v1", key=KEY, timeout_s=(1, 5)
+        )
+        with pytest.raises(OutcomeUnknownError):
+            client.create(describe())
+        with pytest.raises(TransientError):
+            client.status("t1")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_create_that_cannot_connect_is_transient():
     client = MusicApiClient(base_url="http://127.0.0.1:9/api/v1", key=KEY, timeout_s=(1, 1))
     with pytest.raises(TransientError):
