@@ -42,6 +42,7 @@ TITLES = {
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 

@@ -24,7 +24,8 @@ SSE_EXAMPLE = (
 
 def add_streaming_and_limits(result, generator, request, public):
     """Postprocessing hook: document the SSE endpoint (a plain async Django view that DRF does
-    not see) and the read throttle's 429 on every authenticated operation."""
+    not see), the read throttle's 429 on every authenticated operation, and the 503 a saturated
+    database answers (api.database_unavailable)."""
     problem = {"$ref": "#/components/schemas/Problem"}
     problem_response = {"content": {"application/problem+json": {"schema": problem}}}
     for path, item in result["paths"].items():
@@ -33,6 +34,10 @@ def add_streaming_and_limits(result, generator, request, public):
         for operation in item.values():
             operation["responses"].setdefault(
                 "429", {**problem_response, "description": "Too many requests; see Retry-After."}
+            )
+            operation["responses"].setdefault(
+                "503",
+                {**problem_response, "description": "The database is busy; see Retry-After."},
             )
     result["paths"]["/api/v1/generations/{id}/events"] = {
         "get": {

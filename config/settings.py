@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "api.database_unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -124,7 +125,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # second thread at once instead of waiting, which is not how the real file behaves.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Each process (a web worker, a rundramatiq worker process, the scheduler) keeps at most
+    # DB_POOL_MAX server connections, whatever its thread count: threads beyond it wait up to
+    # DB_POOL_TIMEOUT seconds for one, then the request is answered 503 with Retry-After
+    # (api.database_unavailable). Without a pool every ASGI request thread kept a connection of
+    # its own, and one web process used up max_connections. DB_POOL_MAX=0 turns the pool off
+    # (CONN_MAX_AGE applies then), for a deployment behind PgBouncer.
+    DB_POOL_MAX = env.int("DB_POOL_MAX", default=10)
+    if DB_POOL_MAX > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env.int("DB_POOL_MIN", default=2), DB_POOL_MAX),
+            "max_size": DB_POOL_MAX,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+            # A connection is replaced after this long, so a failover or a PgBouncer restart is
+            # not remembered for ever.
+            "max_lifetime": 600.0,
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

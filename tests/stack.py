@@ -57,6 +57,7 @@ class Stack:
         worker_threads: int = 8,
         web_workers: int = 1,
         env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mg-stack-"))
         self.ready_after_s = ready_after_s
@@ -66,6 +67,8 @@ class Stack:
         self.worker_threads = worker_threads
         self.web_workers = web_workers
         self.extra_env = env or {}
+        # A PostgreSQL server to create the stack's database in; default: DATABASE_URL's.
+        self.database_url = database_url or os.environ.get("DATABASE_URL", "")
         self.web_port = free_port()
         self.simulator_port = free_port()
         self.procs: dict[str, subprocess.Popen] = {}
@@ -283,7 +286,7 @@ class Stack:
         return env
 
     def _database_url(self) -> str:
-        url = os.environ.get("DATABASE_URL", "")
+        url = self.database_url
         if not url.startswith(("postgres://", "postgresql://")):
             return f"sqlite:///{self.dir / 'db.sqlite3'}"
         import psycopg
