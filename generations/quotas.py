@@ -201,7 +201,7 @@ def quota_settle_reservation(
                 user_id=reservation.user_id,
                 generation_id=generation_id,
                 kind=LedgerKind.CHARGE if charge else LedgerKind.RELEASE,
-                units=0 if charge else -1,
+                units=0 if charge else -reservation.units,
                 period_start=reservation.period_start,
             )
     except IntegrityError:
@@ -209,7 +209,9 @@ def quota_settle_reservation(
     account = Account.objects.filter(user_id=reservation.user_id)
     account.filter(in_flight__gt=0).update(in_flight=F("in_flight") - 1)
     if not charge:
-        account.filter(period_start=reservation.period_start, used__gt=0).update(used=F("used") - 1)
+        account.filter(period_start=reservation.period_start, used__gte=reservation.units).update(
+            used=F("used") - reservation.units
+        )
     return True
 
 

@@ -70,12 +70,12 @@ def creates(simulator) -> int:
 
 
 def billed(user) -> tuple[int, int, list[str]]:
-    """(used, in flight, ledger kinds) — stored counters and the audit trail."""
+    """(used in reservations, in flight, ledger kinds): stored counters and the audit trail."""
     account = Account.objects.get(user=user)
-    kinds = list(
-        LedgerEntry.objects.filter(user=user).order_by("pk").values_list("kind", flat=True)
-    )
-    return account.used, account.in_flight, kinds
+    entries = LedgerEntry.objects.filter(user=user).order_by("pk")
+    kinds = list(entries.values_list("kind", flat=True))
+    unit = entries.filter(kind="reserve").values_list("units", flat=True).first() or 1
+    return account.used // unit, account.in_flight, kinds
 
 
 CHARGED = (1, 0, ["reserve", "charge"])

@@ -23,6 +23,10 @@ SETTLEMENTS = """
     JOIN auth_user u ON u.id = l.user_id
     WHERE u.username = %s AND l.kind != 'reserve'
 """
+RESERVATION_UNITS = """
+    SELECT l.units FROM generations_ledgerentry l JOIN auth_user u ON u.id = l.user_id
+    WHERE u.username = %s AND l.kind = 'reserve' LIMIT 1
+"""
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +67,7 @@ def test_a_cancel_at_0_8_s_into_a_3_s_create_is_charged(stack):
         stack.configure_simulator(faults={})
     usage, _ = _settled(stack, session)
     assert len(successful_creates(stack)) == 1
-    assert usage["used"] == 1
+    assert usage["used"] == stack.query(RESERVATION_UNITS, "victim")[0][0]
 
 
 def test_cancel_and_delete_at_every_offset_charge_exactly_the_tasks_made(stack):
@@ -89,8 +93,9 @@ def test_cancel_and_delete_at_every_offset_charge_exactly_the_tasks_made(stack):
     usage, bill = _settled(stack, session)
     tasks = _prompts(bill, "race")
     assert len(tasks) == len(set(tasks)), "a generation got two vendor tasks"
-    # The invariant: the user's charged units are exactly the tasks the vendor made.
-    assert usage["used"] == len(tasks), (usage, tasks, races)
+    # The invariant: the user's charged reservations are exactly the tasks the vendor made.
+    unit = stack.query(RESERVATION_UNITS, "racer")[0][0]
+    assert usage["used"] == unit * len(tasks), (usage, tasks, races)
 
     # Per generation: one settlement each, a charge exactly when the vendor made its task
     # (a deleted generation's entries keep no id, so those are counted).
