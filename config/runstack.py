@@ -3,33 +3,31 @@
 Starts, in order: the embedded Redis (when REDIS_URL is unset), the vendor simulator (sandbox
 mode), the Dramatiq workers, the periodiq scheduler (the reconciler, every minute) and the ASGI
 web app under uvicorn. Each child runs in its own process group so that shutdown reaches its
-grandchildren (rundramatiq's worker processes) too.
+grandchildren (rundramatiq's worker processes) too, and dies with the launcher however the
+launcher ends (config.children), so nothing is left behind, not even after a SIGKILL.
 
 Side by side: the ports come from `PORT` (see config.ports), so a second checkout's `make run`
 finds its own; a second `make run` in the same checkout (same database and Redis) is refused.
-Mistakes in the setup end with one line naming the variable, not a traceback.
+Mistakes in the setup end with one line naming the variable, not a traceback (config.preflight).
 """
 
 from __future__ import annotations
 
 import fcntl
-import io
 import os
 import signal
 import subprocess
 import sys
 import time
-from contextlib import redirect_stdout, suppress
+from contextlib import suppress
 from pathlib import Path
 
 from config import ports
+from config.children import die_with_parent, parent_interrupted
+from config.preflight import SetupError
 
 SHUTDOWN_GRACE_S = 10.0
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-class SetupError(Exception):
-    """A mistake the operator fixes: printed as one line, no traceback."""
 
 
 def _load_dotenv() -> None:
@@ -57,14 +55,12 @@ def _lock_checkout(var_dir: Path):
 
 
 def _claim_ports() -> ports.Ports:
-    host = os.environ.get("HOST", "127.0.0.1")
-    sandbox = not os.environ.get("MUSICAPI_KEY")
     try:
         chosen = ports.choose(
             os.environ,
-            host=host,
+            host=os.environ.get("HOST", "127.0.0.1"),
             simulator_host=os.environ.get("SIMULATOR_HOST", "127.0.0.1"),
-            sandbox=sandbox,
+            sandbox=not os.environ.get("MUSICAPI_KEY"),
         )
     except ports.PortError as exc:
         raise SetupError(str(exc)) from None
@@ -75,30 +71,22 @@ def _claim_ports() -> ports.Ports:
     return chosen
 
 
-def _setup() -> tuple[str, dict]:
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
+def _start_redis() -> subprocess.Popen | None:
+    """The embedded Redis, as this process's child, when REDIS_URL is unset."""
+    if os.environ.get("REDIS_URL"):
+        return None
+    from config import embedded_redis
 
-    django.setup()  # starts the embedded Redis when REDIS_URL is unset
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        call_command("create_api_user", "demo", token_name="make run", stdout=out)
-    token = out.getvalue().strip().splitlines()[-1]
-    return token, {
-        "port": int(os.environ.get("PORT", "8000")),
-        "host": os.environ.get("HOST", "127.0.0.1"),
-        "sandbox": settings.SANDBOX,
-        "embedded_redis": settings.EMBEDDED_REDIS,
-        "redis_dir": settings.EMBEDDED_REDIS_DIR,
-        "simulator_port": settings.SIMULATOR_PORT,
-        "redis_url": settings.REDIS_URL,
-    }
+    directory = Path(os.environ.get("EMBEDDED_REDIS_DIR") or embedded_redis.DEFAULT_DIR).resolve()
+    try:
+        proc = embedded_redis.spawn(directory)
+    except RuntimeError as exc:
+        raise SetupError(f"the embedded Redis would not start ({directory}/redis.log)") from exc
+    os.environ["REDIS_URL"] = embedded_redis.url(directory)
+    return proc
 
 
-def _commands(conf: dict, chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]]]:
+def _commands(chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]]]:
     """Each child's command line and the listening sockets it inherits."""
     python = sys.executable
     commands = {}
@@ -128,6 +116,8 @@ def _commands(conf: dict, chosen: ports.Ports) -> dict[str, tuple[list[str], tup
             "--fd",
             str(fd),
             "--no-access-log",
+            "--lifespan",
+            "off",  # Django has no ASGI lifespan; saying so spares a confusing start-up line
         ],
         (fd,),
     )
@@ -136,26 +126,29 @@ def _commands(conf: dict, chosen: ports.Ports) -> dict[str, tuple[list[str], tup
 
 def _stop(children: dict[str, subprocess.Popen]) -> None:
     # SIGTERM to each leader only: rundramatiq and uvicorn then stop their own children
-    # gracefully; whatever is left of a group after the grace period is killed.
-    for proc in reversed(children.values()):
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + SHUTDOWN_GRACE_S
-    for proc in children.values():
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # grandchildren left behind, if any
+    # gracefully; whatever is left of a group after the grace period is killed. Redis, which
+    # the others use until they are gone, goes last.
+    servers = [proc for name, proc in children.items() if name != "redis"]
+    for group in (servers, [children["redis"]] if "redis" in children else []):
+        for proc in reversed(group):
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        for proc in group:
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # grandchildren left behind, if any
 
 
-def _banner(conf: dict, token: str, moved_from: int | None) -> str:
-    base = f"http://{conf['host']}:{conf['port']}"
-    vendor = "sandbox: simulated vendor" if conf["sandbox"] else "live vendor"
+def _banner(chosen: ports.Ports, token: str, sandbox: bool) -> str:
+    base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{chosen.web_port}"
+    vendor = "sandbox: simulated vendor" if sandbox else "live vendor"
     lines = [f"  Music Gateway on {base}  ({vendor})"]
-    if moved_from:
-        lines.append(f"  ({moved_from} was taken and PORT is unset: took {conf['port']})")
-    if conf["sandbox"]:
-        lines.append(f"  Vendor simulator on http://127.0.0.1:{conf['simulator_port']}")
+    if chosen.web_moved_from:
+        lines.append(f"  ({chosen.web_moved_from} was taken and PORT is unset: took the next free)")
+    if chosen.simulator is not None:
+        lines.append(f"  Vendor simulator on http://127.0.0.1:{chosen.simulator_port}")
     lines += [
         f"  Swagger UI: {base}/api/docs/   Redoc: {base}/api/redoc/",
         "  Demo user 'demo', API token (Authorize in Swagger UI):",
@@ -167,8 +160,22 @@ def _banner(conf: dict, token: str, moved_from: int | None) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+class _Stop(BaseException):
+    """Stop everything (like KeyboardInterrupt: not caught by `except Exception`)."""
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")  # the children's lines appear as they happen
+    children: dict[str, subprocess.Popen] = {}
+
+    def _terminate(signum, frame):
+        raise _Stop
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    parent = os.getppid()
+    exit_code, serving = 0, False
     try:
         _load_dotenv()
         lock = _lock_checkout(BASE_DIR / "var")
@@ -176,42 +183,46 @@ def main() -> int:
         lock.truncate(0)
         lock.write(f"pid {os.getpid()}, port {chosen.web_port}")
         lock.flush()
-        token, conf = _setup()
-    except SetupError as exc:
-        print(f"make run: {exc}", file=sys.stderr)
-        return 1
-    env = {**os.environ, "REDIS_URL": conf["redis_url"]}
-    children: dict[str, subprocess.Popen] = {}
+        if redis := _start_redis():
+            children["redis"] = redis
+        from config import preflight
 
-    def _terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    exit_code = 0
-    try:
-        for name, (command, fds) in _commands(conf, chosen).items():
+        token, sandbox = preflight.prepare()
+        for name, (command, fds) in _commands(chosen).items():
             children[name] = subprocess.Popen(  # noqa: S603
-                command, env=env, start_new_session=True, pass_fds=fds
+                command,
+                start_new_session=True,
+                pass_fds=fds,
+                preexec_fn=die_with_parent(),
             )
+        print(_banner(chosen, token, sandbox), flush=True)
+        serving = True
         chosen.close()  # the servers hold them now
-        print(_banner(conf, token, chosen.web_moved_from), flush=True)
         while True:
             for name, proc in children.items():
                 if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; stopping.", file=sys.stderr)
+                    print(
+                        f"make run: {name} exited with {proc.returncode}; stopping.",
+                        file=sys.stderr,
+                    )
                     exit_code = 1
-                    raise KeyboardInterrupt
+                    raise _Stop
+            # `kill -INT <make>` reaches make alone, which waits for us instead of passing it
+            # on; a killed make leaves us orphaned. Either way: stop as on Ctrl-C.
+            if os.getppid() != parent or parent_interrupted(parent):
+                raise _Stop
             time.sleep(0.5)
-    except KeyboardInterrupt:
+    except SetupError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        exit_code = 1
+    except _Stop:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip clean-up
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(children)
-        if conf["embedded_redis"]:
-            from config import embedded_redis
-
-            embedded_redis.stop(conf["redis_dir"].resolve())
-        print("Stopped.", file=sys.stderr)
+        if serving:
+            print("Stopped.", file=sys.stderr)
     return exit_code
 
 

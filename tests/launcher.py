@@ -48,12 +48,12 @@ def newcomer_env(**overrides: str) -> dict[str, str]:
 class Launcher:
     """One `python -m config.runstack` (what `make run` runs) in `checkout`."""
 
-    def __init__(self, checkout: Path, **env: str) -> None:
+    def __init__(self, checkout: Path, command: list[str] | None = None, **env: str) -> None:
         self.checkout = checkout
         self.output = checkout.parent / f"launcher-{len(list(checkout.parent.glob('launcher-*')))}"
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "config.runstack"],
+                command or [sys.executable, "-m", "config.runstack"],
                 cwd=checkout,
                 env=newcomer_env(**env),
                 stdout=out,

@@ -59,5 +59,6 @@ def test_two_checkouts_run_side_by_side_and_a_third_run_is_refused(checkouts):
 
     assert first.interrupt() == 0
     assert second.interrupt() == 0
+    assert "Traceback" not in first.text() + second.text()
     for checkout in checkouts:
         assert processes_in(checkout) == []

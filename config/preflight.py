@@ -1,0 +1,140 @@
+"""`make run`'s set-up: settings, reachability of what they name, migrations, the demo token.
+
+Every mistake an operator can make here is a `SetupError`: one line naming the variable to fix,
+printed by the launcher without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+CONNECT_TIMEOUT_S = 5
+DEMO_TOKEN_NAME = "make run"
+
+
+class SetupError(Exception):
+    """A mistake the operator fixes: printed as one line, no traceback."""
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for a message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{netloc}"))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _load_settings() -> None:
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise SetupError(_reason(exc)) from None
+
+
+def _check_database() -> None:
+    from django.db import DatabaseError, connection
+
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        url = os.environ.get("DATABASE_URL") or "the default SQLite file"
+        raise SetupError(
+            f"DATABASE_URL: cannot connect to {redacted(url)}: {_reason(exc)}"
+        ) from None
+
+
+def _check_redis(variable: str, url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=CONNECT_TIMEOUT_S
+        ).ping()
+    except (redis.RedisError, OSError, ValueError) as exc:
+        raise SetupError(f"{variable}: cannot reach {redacted(url)}: {_reason(exc)}") from None
+
+
+def _check_amqp(url: str) -> None:
+    import pika
+    import pika.exceptions
+
+    params = pika.URLParameters(url)
+    try:
+        # A plain connect first: its error says "refused" where pika's says little.
+        socket.create_connection((params.host, params.port), CONNECT_TIMEOUT_S).close()
+        params.socket_timeout = params.blocked_connection_timeout = CONNECT_TIMEOUT_S
+        logging.getLogger("pika").disabled = True  # it logs each failed attempt, with tracebacks
+        pika.BlockingConnection(params).close()
+    except pika.exceptions.ProbableAuthenticationError:
+        raise SetupError(f"BROKER_URL: {redacted(url)} refused the credentials") from None
+    except (pika.exceptions.AMQPError, OSError) as exc:
+        reason = _reason(exc) if str(exc).strip() else type(exc).__name__
+        raise SetupError(f"BROKER_URL: cannot reach {redacted(url)}: {reason}") from None
+    finally:
+        logging.getLogger("pika").disabled = False
+
+
+def _check_servers() -> None:
+    from django.conf import settings
+
+    _check_database()
+    _check_redis("REDIS_URL", settings.REDIS_URL)
+    if settings.BROKER_URL != settings.REDIS_URL:
+        if urlsplit(settings.BROKER_URL).scheme in {"amqp", "amqps"}:
+            _check_amqp(settings.BROKER_URL)
+        else:
+            _check_redis("BROKER_URL", settings.BROKER_URL)
+
+
+def demo_token(var_dir: Path) -> str:
+    """The demo user's token, reused across runs while it is valid: one live token, not a pile.
+
+    Its secret is kept in var/ (readable only by its owner, like var/secret_key); a new one is
+    minted only when that is missing, revoked or expired, and then replaces every earlier one.
+    """
+    from django.contrib.auth import get_user_model
+
+    from api.models import ApiToken
+    from api.tokens import token_authenticate, token_create, token_revoke
+
+    path = var_dir / "demo_token"
+    secret = path.read_text().strip() if path.exists() else ""
+    token = token_authenticate(secret=secret) if secret else None
+    if token is not None and token.name == DEMO_TOKEN_NAME and token.user.username == "demo":
+        return secret
+    user, created = get_user_model().objects.get_or_create(username="demo")
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    for old in ApiToken.objects.filter(user=user, name=DEMO_TOKEN_NAME, revoked_at__isnull=True):
+        token_revoke(token=old)
+    issued = token_create(user=user, name=DEMO_TOKEN_NAME)
+    path.write_text(issued.secret)
+    path.chmod(0o600)
+    return issued.secret
+
+
+def prepare() -> tuple[str, bool]:
+    """Load and check the settings, migrate, collect static files; the demo token and sandbox."""
+    _load_settings()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    _check_servers()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    return demo_token(settings.VAR_DIR), settings.SANDBOX
