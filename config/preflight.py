@@ -46,12 +46,18 @@ def _load_settings() -> None:
 
 
 def _check_database() -> None:
-    from django.db import DatabaseError, connection
+    from django.db import connection
 
+    url = os.environ.get("DATABASE_URL") or "the default SQLite file"
     try:
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            # Directly, not through the pool: the pool logs every retry and then reports only
+            # a timeout, where libpq names the cause.
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
         connection.ensure_connection()
-    except DatabaseError as exc:
-        url = os.environ.get("DATABASE_URL") or "the default SQLite file"
+    except Exception as exc:  # any driver error: the message names the cause
         raise SetupError(
             f"DATABASE_URL: cannot connect to {redacted(url)}: {_reason(exc)}"
         ) from None
