@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from generations.errors import DomainError
@@ -119,23 +119,34 @@ def usage_for(user: Any) -> Usage:
     )
 
 
-def quota_reserve(*, user: Any, generation: Generation) -> Usage:
-    """Take one unit for `generation` (call inside the transaction that creates it)."""
-    account = account_for(user)
-    plan = plan_for(account)
+def quota_reserve(*, user: Any, generation: Generation, plan: Plan | None = None) -> Usage:
+    """Take one unit for `generation` (call inside the transaction that creates it).
+
+    `plan`: the user's plan when the caller has just read it (usage_for), saving a second read
+    on the create path.
+    """
+    plan = plan or plan_for(account_for(user))
     now = timezone.now()
     start, end = period_bounds(plan, now)
-    # A new period: reset `used` once (conditional, so concurrent requests agree).
-    Account.objects.filter(pk=account.pk, period_start__lt=start).update(period_start=start, used=0)
-    reserved = Account.objects.filter(
-        pk=account.pk,
+    limit = plan.generations_per_period
+    # One conditional UPDATE, so concurrent requests can never overshoot: within the current
+    # period while a unit is left, or the first unit of a new period (which resets `used`).
+    fits = Q(period_start=start, used__lt=limit)
+    if limit > 0:
+        fits |= Q(period_start__lt=start)
+    accounts = Account.objects.filter(user=user)
+    reserved = accounts.filter(fits, in_flight__lt=plan.max_in_flight).update(
         period_start=start,
-        used__lt=plan.generations_per_period,
-        in_flight__lt=plan.max_in_flight,
-    ).update(used=F("used") + 1, in_flight=F("in_flight") + 1)
-    account.refresh_from_db(fields=["used", "in_flight", "period_start"])
+        used=Case(When(period_start__lt=start, then=Value(1)), default=F("used") + 1),
+        in_flight=F("in_flight") + 1,
+    )
+    row = accounts.values("used", "in_flight", "period_start").get()
     usage = Usage(
-        plan=plan, used=account.used, in_flight=account.in_flight, period_start=start, resets_at=end
+        plan=plan,
+        used=row["used"] if row["period_start"] >= start else 0,
+        in_flight=row["in_flight"],
+        period_start=start,
+        resets_at=end,
     )
     if not reserved:
         raise _exceeded(usage, now)

@@ -12,7 +12,7 @@ from generations import dispatch, states
 from generations.errors import NotCancelable
 from generations.idempotency import key_claim
 from generations.media import media_delete, media_names
-from generations.models import IN_FLIGHT_STATUSES, Generation, IdempotencyKey, Status
+from generations.models import IN_FLIGHT_STATUSES, Generation, IdempotencyKey, Plan, Status
 from generations.quotas import Usage, quota_reserve
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,13 @@ def generation_create(
     request: dict[str, Any],
     idempotency_key: str = "",
     request_hash: str = "",
+    plan: Plan | None = None,
 ) -> Created:
     """Reserve quota, store a validated request and queue its submission after commit.
 
     Raises QuotaExceeded (nothing stored) or an idempotency error; with an `idempotency_key` seen
-    before for the same body, returns the original generation instead (`replayed`).
+    before for the same body, returns the original generation instead (`replayed`). `plan`: the
+    owner's plan when the caller has just read it.
     """
     with transaction.atomic():
         claimed = None
@@ -46,7 +48,7 @@ def generation_create(
             if original is not None:
                 return Created(generation=original, usage=None, replayed=True)
         generation = Generation.objects.create(owner=owner, **request)
-        usage = quota_reserve(user=owner, generation=generation)
+        usage = quota_reserve(user=owner, generation=generation, plan=plan)
         if claimed is not None:
             IdempotencyKey.objects.filter(pk=claimed.pk).update(generation=generation)
         # After commit: a worker must never see a message for a row that does not exist yet,

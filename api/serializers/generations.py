@@ -125,7 +125,8 @@ class GenerationCreateSerializer(serializers.Serializer):
                 )
 
     def _check_plan(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
-        plan = plan_for(account_for(self.context["request"].user))
+        # The view passes the plan it has already read for the quota headers.
+        plan = self.context.get("plan") or plan_for(account_for(self.context["request"].user))
         if plan.allowed_models and attrs["model"] not in plan.allowed_models:
             errors.setdefault("model", []).append(
                 f"Your plan ({plan.name}) includes only {', '.join(plan.allowed_models)}."

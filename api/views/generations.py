@@ -197,9 +197,11 @@ class GenerationViewSet(
         key = request.headers.get("Idempotency-Key")
         if key is not None:
             idempotency.key_validate(key)
-        serializer = GenerationCreateSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
         usage = quotas.usage_for(request.user)
+        serializer = GenerationCreateSerializer(
+            data=request.data, context={"request": request, "plan": usage.plan}
+        )
+        serializer.is_valid(raise_exception=True)
         request_hash = idempotency.fingerprint(request.data) if key else ""
         if key:
             original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
@@ -211,6 +213,7 @@ class GenerationViewSet(
             request=serializer.validated_data,
             idempotency_key=key or "",
             request_hash=request_hash,
+            plan=usage.plan,
         )
         return self._accepted(
             request,

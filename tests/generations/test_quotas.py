@@ -118,6 +118,24 @@ def test_a_new_period_starts_from_zero(on_tiny, broker):
     assert account(on_tiny).used == 1
 
 
+def test_a_new_period_with_the_in_flight_limit_full_names_that_limit(on_tiny, broker):
+    Account.objects.filter(user=on_tiny).update(
+        period_start=timezone.now() - timedelta(days=2), used=3, in_flight=2
+    )
+    with pytest.raises(quotas.QuotaExceeded) as caught:
+        create(on_tiny)
+    assert caught.value.limit == "max_in_flight"
+    assert caught.value.usage.used == 0  # the old period's count is not this period's
+
+
+def test_a_plan_of_zero_generations_grants_none_in_a_new_period(on_tiny, plan, broker):
+    Plan.objects.filter(pk=plan.pk).update(generations_per_period=0)
+    Account.objects.filter(user=on_tiny).update(period_start=timezone.now() - timedelta(days=2))
+    with pytest.raises(quotas.QuotaExceeded) as caught:
+        create(on_tiny)
+    assert caught.value.limit == "generations_per_period"
+
+
 def test_deleting_an_in_flight_generation_settles_it(on_tiny, broker):
     generation = create(on_tiny)
     services.generation_delete(generation=generation)

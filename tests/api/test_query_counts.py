@@ -1,0 +1,126 @@
+"""The hot paths cost a fixed number of queries, however many generations and clips a user has.
+
+Each count is measured with an empty history, then again after the user has many generations
+with clips; both must equal the pinned number. A change that adds a query (or an N+1) fails here
+and should say why in the pin.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from generations import lifecycle
+from generations.models import Generation, Status
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/generations"
+HISTORY = 15  # generations, each with CLIPS clips
+CLIPS = 2
+
+# token; account and plan, read once for validation, the quota headers and the reservation
+# (was three times: 15 queries); savepoint; insert; the reservation, one conditional UPDATE that
+# also starts a new period; counters re-read; ledger; release; the new row's clips.
+CREATE_QUERIES = 10
+LIST_QUERIES = 3  # token; one page of generations; their clips (one prefetch)
+DETAIL_QUERIES = 3  # token; the generation; its clips
+# The generation; its finishing transition and the quota settlement (savepoints, ledger, pending
+# create); the clips upserted; the succeeded clips whose media to copy.
+POLL_QUERIES = 11
+
+
+def _count(call) -> tuple[object, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        result = call()
+    return result, [q["sql"] for q in queries.captured_queries]
+
+
+def _history(owner, generation_factory, clip_factory) -> None:
+    for _ in range(HISTORY):
+        generation = generation_factory(owner=owner, status=Status.SUCCEEDED)
+        for _ in range(CLIPS):
+            clip_factory(generation=generation)
+
+
+@pytest.fixture
+def warm(alice, alice_client, broker):
+    """The first request of a user creates its plan row and stamps the token: not the hot path."""
+    assert alice_client.post(URL, {"description": "warm"}, format="json").status_code == 202
+    return alice_client
+
+
+def _measure_twice(measure, grow) -> tuple[list[str], list[str]]:
+    before = measure()
+    grow()
+    return before, measure()
+
+
+def test_create_costs_a_fixed_number_of_queries(alice, warm, generation_factory, clip_factory):
+    def measure():
+        response, queries = _count(lambda: warm.post(URL, {"description": "piano"}, format="json"))
+        assert response.status_code == 202
+        return queries
+
+    before, after = _measure_twice(
+        measure, lambda: _history(alice, generation_factory, clip_factory)
+    )
+    assert (len(before), len(after)) == (CREATE_QUERIES, CREATE_QUERIES), after
+
+
+def test_list_costs_a_fixed_number_of_queries(alice, warm, generation_factory, clip_factory):
+    def measure():
+        response, queries = _count(lambda: warm.get(URL))
+        assert response.status_code == 200
+        return queries
+
+    before, after = _measure_twice(
+        measure, lambda: _history(alice, generation_factory, clip_factory)
+    )
+    assert (len(before), len(after)) == (LIST_QUERIES, LIST_QUERIES), after
+
+
+def test_detail_costs_a_fixed_number_of_queries(alice, warm, generation_factory, clip_factory):
+    generation = generation_factory(owner=alice, status=Status.SUCCEEDED)
+    clip_factory(generation=generation)
+
+    def measure():
+        response, queries = _count(lambda: warm.get(f"{URL}/{generation.pk}"))
+        assert response.status_code == 200
+        return queries
+
+    def grow():
+        _history(alice, generation_factory, clip_factory)
+        for _ in range(3):
+            clip_factory(generation=generation)
+
+    before, after = _measure_twice(measure, grow)
+    assert (len(before), len(after)) == (DETAIL_QUERIES, DETAIL_QUERIES), after
+
+
+def test_a_finishing_poll_costs_a_fixed_number_of_queries(
+    alice, generation_factory, clip_factory, upstream, simulator, broker
+):
+    def running():
+        generation = generation_factory(owner=alice)
+        lifecycle.generation_submit(generation_id=generation.pk, upstream=upstream)
+        return Generation.objects.get(pk=generation.pk)
+
+    def measure():
+        generation = running()
+        time.sleep(simulator.ready_after_s + 0.1)
+        _, queries = _count(
+            lambda: lifecycle.generation_poll(
+                generation_id=generation.pk, seq=generation.poll_seq, upstream=upstream
+            )
+        )
+        assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
+        return queries
+
+    before, after = _measure_twice(
+        measure, lambda: _history(alice, generation_factory, clip_factory)
+    )
+    assert (len(before), len(after)) == (POLL_QUERIES, POLL_QUERIES), after
