@@ -76,7 +76,9 @@ bench: install
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 	$(BIN)/python -m bench.demo_time
 
-# Kills workers and restarts Redis under random vendor faults; loopback only, bounded.
+# Kills and restarts every process and server under vendor faults, then checks the README's
+# Guarantees (CHAOS_SHAPE=production|embedded, default: production when installed here).
+# Loopback only, bounded; exits 1 when a guarantee is broken.
 chaos: install
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 

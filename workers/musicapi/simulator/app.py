@@ -47,6 +47,7 @@ class Task:
     failed: set[int] = field(default_factory=set)
     polls: int = 0
     created_iso: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    created_wall: float = field(default_factory=time.time)
 
 
 class Simulator:
@@ -443,8 +444,11 @@ class Simulator:
                     or task.payload.get("prompt")
                     or "",
                     "credits": COSTS[task.payload.get("task_type", "create_music")],
+                    "created_at": task.created_wall,
+                    # The vendor refunds a task whose clips all failed.
+                    "all_clips_failed": len(task.failed) == CLIPS_PER_TASK,
                 }
-                for task in self._tasks.values()
+                for task in sorted(self._tasks.values(), key=lambda t: t.created_at)
             ]
         return {
             "creates": len(tasks),
