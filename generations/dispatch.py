@@ -6,7 +6,17 @@ The domain must not import `workers` (arrows point one way), so it names the act
 
 from __future__ import annotations
 
+import logging
+
 import dramatiq
+import redis
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# What an enqueue raises while the broker restarts: RabbitmqBroker wraps its connection errors,
+# RedisBroker lets redis-py's through.
+BROKER_DOWN = (dramatiq.errors.BrokerConnectionError, redis.RedisError)
 
 QUEUE = "generations"
 SUBMIT_GENERATION = "submit_generation"
@@ -21,3 +31,22 @@ def send(actor_name: str, *args: str | int, delay_ms: int | None = None) -> dram
         queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={}
     )
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
+
+
+def send_on_commit_or_leave_to_reconciler(actor_name: str, *args: str | int) -> None:
+    """Enqueue once the transaction commits. If the broker is unreachable then, log it and leave
+    the step to the reconciler, which re-sends every overdue step: the row is committed, so the
+    caller's answer must not be an error."""
+
+    def send_now() -> None:
+        try:
+            send(actor_name, *args)
+        except BROKER_DOWN as exc:
+            logger.warning(
+                "%s%r not sent, the broker is unreachable (%s); the reconciler will send it",
+                actor_name,
+                args,
+                exc,
+            )
+
+    transaction.on_commit(send_now)

@@ -53,7 +53,9 @@ def generation_create(
             IdempotencyKey.objects.filter(pk=claimed.pk).update(generation=generation)
         # After commit: a worker must never see a message for a row that does not exist yet,
         # and a rolled-back request must leave no message behind.
-        transaction.on_commit(lambda: dispatch.send(dispatch.SUBMIT_GENERATION, str(generation.pk)))
+        dispatch.send_on_commit_or_leave_to_reconciler(
+            dispatch.SUBMIT_GENERATION, str(generation.pk)
+        )
     logger.info("generation %s queued for user %s", generation.pk, owner.pk)
     return Created(generation=generation, usage=usage)
 

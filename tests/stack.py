@@ -177,7 +177,7 @@ class Stack:
             ],
             cwd=self.dir,
         )
-        wait_for(lambda: self.redis_socket.exists(), 10, "redis")
+        wait_for(lambda: self.redis_socket.exists(), 60, "redis")
 
     def restart_redis(self) -> None:
         """Kill Redis hard and start an empty one: every queued and scheduled message is gone."""
