@@ -203,9 +203,9 @@ def main(argv: list[str]) -> int:
     windows: list[Window] = []
     with stack:
         sessions = {}
-        for user in users:
+        for user, token in stack.tokens(users).items():
             sessions[user] = requests.Session()
-            sessions[user].headers["Authorization"] = f"Bearer {stack.token(user)}"
+            sessions[user].headers["Authorization"] = f"Bearer {token}"
         traffic = Traffic(ports=stack.web_ports, rng=random.Random(args.seed + 1))
         kinds = disruption_plan(rng, shape, rounds)
 
@@ -222,7 +222,12 @@ def main(argv: list[str]) -> int:
         final, settle_s = settle(stack, traffic, sessions, planned)
         tasks = stack.simulator("ledger")["tasks"]
         audit = json.loads(
-            stack.manage("shell", "-c", f"from bench.chaos.audit import dump; dump({users!r})")
+            stack.manage(
+                "shell",
+                "-c",
+                f"from bench.chaos.audit import dump; dump({users!r})",
+                timeout_s=600,
+            )
             .strip()
             .splitlines()[-1]
         )

@@ -72,7 +72,7 @@ class ChaosStack(Stack):
                 "3",
             ],
         )
-        self.manage("migrate", "--noinput", "-v0")
+        self.manage("migrate", "--noinput", "-v0", timeout_s=600)
         if self.broker_url:
             self.manage(
                 "shell",
@@ -127,6 +127,20 @@ class ChaosStack(Stack):
                     server.stop()
                 with contextlib.suppress(OSError):
                     server.root.parent.rmdir()  # the run's directory, once both are gone
+
+    def tokens(self, usernames: list[str]) -> dict[str, str]:
+        """A user and an API token for each name, in one Django start (a loaded machine takes
+        tens of seconds per start)."""
+        out = self.manage(
+            "shell",
+            "-c",
+            "import json; from django.contrib.auth import get_user_model; "
+            "from api.tokens import token_create; U = get_user_model(); "
+            f"print(json.dumps({{n: token_create(user=U.objects.get_or_create(username=n)[0], "
+            f"name='chaos').secret for n in {usernames!r}}}))",
+            timeout_s=600,
+        )
+        return json.loads(out.strip().splitlines()[-1])
 
     # --- processes ---------------------------------------------------------------------------
 
