@@ -79,6 +79,7 @@ class ChaosStack(Stack):
                 "-c",
                 "import dramatiq; b = dramatiq.get_broker(); "
                 "b.declare_queue('generations'); b.flush_all()",
+                timeout_s=600,
             )
         for i, port in enumerate(self.web_ports):
             self.commands[f"web-{i}"] = (

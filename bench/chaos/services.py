@@ -144,8 +144,16 @@ class PrivateRabbit:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        # A loaded two-core machine boots a node in 10-25 s.
-        wait_for(lambda: port_open(self.port), 120, "RabbitMQ", interval_s=0.5)
+        # A loaded two-core machine boots a node in 10-60 s; the port opens before AMQP answers.
+        wait_for(self._answers, 300, "RabbitMQ", interval_s=1)
+
+    def _answers(self) -> bool:
+        import pika
+
+        params = pika.URLParameters(self.url)
+        params.socket_timeout = params.blocked_connection_timeout = 5
+        pika.BlockingConnection(params).close()
+        return True
 
     def kill(self) -> None:
         if self.proc is None:
