@@ -18,14 +18,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from api.models import ApiToken
+from generations.errors import DomainError
 
 PREFIX_LENGTH = 8
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenLimitReached(DomainError):
+    code = "token_limit"
 
 
 @dataclass(frozen=True)
@@ -38,16 +45,38 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_create(*, user: Any, name: str, expires_at: datetime | None = None) -> IssuedToken:
-    """Create a token; the returned secret is never stored and cannot be shown again."""
+def token_create(
+    *,
+    user: Any,
+    name: str,
+    expires_at: datetime | None = None,
+    parent: ApiToken | None = None,
+    limit: int | None = None,
+) -> IssuedToken:
+    """Create a token; the returned secret is never stored and cannot be shown again.
+
+    A token made with another token (`parent`) expires no later than it, so a short-lived token
+    cannot mint a permanent one. With `limit`, a user holds at most that many unrevoked tokens
+    (expired ones count until revoked, which keeps the list bounded)."""
+    if parent is not None and parent.expires_at is not None:
+        expires_at = min(expires_at or parent.expires_at, parent.expires_at)
     secret = settings.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=name,
-        prefix=secret[: len(settings.API_TOKEN_PREFIX) + PREFIX_LENGTH],
-        digest=_digest(secret),
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        if limit is not None:
+            # The user's row serializes concurrent creates, so the cap cannot be overshot.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            if token_list(user=user).count() >= limit:
+                raise TokenLimitReached(
+                    f"You have {limit} tokens, the most allowed; revoke one (expired ones too) "
+                    "to create another."
+                )
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=secret[: len(settings.API_TOKEN_PREFIX) + PREFIX_LENGTH],
+            digest=_digest(secret),
+            expires_at=expires_at,
+        )
     return IssuedToken(token=token, secret=secret)
 
 

@@ -269,6 +269,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
 # Request bodies here are flat objects; deep nesting only serves to exhaust recursion.
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=20)
 API_TOKEN_PREFIX = "mg_"
+# Unrevoked tokens a user may hold when creating through the API (409 beyond).
+API_TOKENS_PER_USER_MAX = env.int("API_TOKENS_PER_USER_MAX", default=50)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],

@@ -185,13 +185,13 @@ export interface paths {
         };
         /**
          * List your API tokens
-         * @description Live tokens only; secrets are never shown again, only their prefix.
+         * @description Every token not revoked, with `expired` set once it stopped working; secrets are never shown again, only their prefix.
          */
         get: operations["listTokens"];
         put?: never;
         /**
          * Create an API token
-         * @description The response holds the secret **once**; store it now.
+         * @description The response holds the secret **once**; store it now. A token expires no later than the token that created it (it inherits that expiry when none is given). At most `API_TOKENS_PER_USER_MAX` (50) unrevoked tokens per user: 409 beyond.
          */
         post: operations["createToken"];
         delete?: never;
@@ -378,6 +378,8 @@ export interface components {
             readonly last_used_at: string | null;
             /** Format: date-time */
             readonly expires_at: string | null;
+            /** @description True once expires_at has passed. */
+            readonly expired: boolean;
             /** @description The secret: shown once, now. Send it as `Authorization: Bearer <token>`. */
             token: string;
         };
@@ -490,13 +492,15 @@ export interface components {
             readonly last_used_at: string | null;
             /** Format: date-time */
             readonly expires_at: string | null;
+            /** @description True once expires_at has passed. */
+            readonly expired: boolean;
         };
         TokenCreateRequest: {
             /** @description What the token is for, e.g. 'iOS app'. */
             name: string;
             /**
              * Format: date-time
-             * @description When it stops working; never when omitted.
+             * @description When it stops working (in the future). Omitted: never, or when the token making this request expires, if it does; it may not be later than that.
              */
             expires_at?: string | null;
         };
@@ -1284,6 +1288,15 @@ export interface operations {
             };
             /** @description No token, or a bad, expired or revoked one. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the resource's current state. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
@@ -16,7 +17,8 @@ from api.serializers.tokens import IssuedTokenSerializer, TokenCreateSerializer,
     list=extend_schema(
         operation_id="listTokens",
         summary="List your API tokens",
-        description="Live tokens only; secrets are never shown again, only their prefix.",
+        description="Every token not revoked, with `expired` set once it stopped working; "
+        "secrets are never shown again, only their prefix.",
         responses={200: TokenSerializer(many=True), **problem_responses(401)},
     ),
     destroy=extend_schema(
@@ -37,14 +39,21 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
     @extend_schema(
         operation_id="createToken",
         summary="Create an API token",
-        description="The response holds the secret **once**; store it now.",
+        description="The response holds the secret **once**; store it now. A token expires no "
+        "later than the token that created it (it inherits that expiry when none is given). "
+        "At most `API_TOKENS_PER_USER_MAX` (50) unrevoked tokens per user: 409 beyond.",
         request=TokenCreateSerializer,
-        responses={201: IssuedTokenSerializer, **problem_responses(400, 401)},
+        responses={201: IssuedTokenSerializer, **problem_responses(400, 401, 409)},
     )
     def create(self, request):
-        serializer = TokenCreateSerializer(data=request.data)
+        serializer = TokenCreateSerializer(data=request.data, context={"parent": request.auth})
         serializer.is_valid(raise_exception=True)
-        issued = tokens.token_create(user=request.user, **serializer.validated_data)
+        issued = tokens.token_create(
+            user=request.user,
+            parent=request.auth,
+            limit=settings.API_TOKENS_PER_USER_MAX,
+            **serializer.validated_data,
+        )
         body = {**TokenSerializer(issued.token).data, "token": issued.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 

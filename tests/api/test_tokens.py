@@ -124,3 +124,43 @@ def test_create_api_user_prints_a_working_token_on_the_last_line(db, capsys):
     second = capsys.readouterr().out.strip().splitlines()[-1]
     assert second != secret
     assert ApiToken.objects.filter(user__username="carol").count() == 2
+
+
+def test_a_token_cannot_create_one_that_outlives_it(alice):
+    """An hour-long token once minted a permanent one."""
+    ends = timezone.now() + timedelta(hours=1)
+    client = _bearer(token_create(user=alice, name="short", expires_at=ends).secret)
+    inherited = client.post(ME, {"name": "child"}, format="json")
+    assert inherited.status_code == 201
+    assert ApiToken.objects.get(pk=inherited.json()["id"]).expires_at == ends
+    later = client.post(
+        ME, {"name": "child", "expires_at": (ends + timedelta(days=1)).isoformat()}, format="json"
+    )
+    assert later.status_code == 400
+    assert "no later than" in later.json()["errors"]["expires_at"][0]
+    never = client.post(ME, {"name": "child", "expires_at": None}, format="json")
+    assert ApiToken.objects.get(pk=never.json()["id"]).expires_at == ends
+
+
+def test_a_token_without_expiry_may_create_any(alice_client):
+    assert alice_client.post(ME, {"name": "forever"}, format="json").json()["expires_at"] is None
+
+
+def test_tokens_per_user_are_capped(alice, alice_client, settings):
+    settings.API_TOKENS_PER_USER_MAX = 3  # alice_client's own token is the first
+    answers = [alice_client.post(ME, {"name": f"t{n}"}, format="json") for n in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 409]
+    assert answers[-1]["Content-Type"] == "application/problem+json"
+    assert "revoke one" in answers[-1].json()["detail"]
+    # Expired tokens count until revoked; revoking one makes room.
+    ApiToken.objects.filter(name="t1").update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert alice_client.post(ME, {"name": "t3"}, format="json").status_code == 409
+    assert alice_client.delete(f"{ME}/{answers[1].json()['id']}").status_code == 204
+    assert alice_client.post(ME, {"name": "t3"}, format="json").status_code == 201
+
+
+def test_the_list_shows_expired_tokens_as_expired(alice, alice_client):
+    token_create(user=alice, name="old", expires_at=timezone.now() + timedelta(seconds=60))
+    ApiToken.objects.filter(name="old").update(expires_at=timezone.now() - timedelta(seconds=1))
+    listed = {t["name"]: t["expired"] for t in alice_client.get(ME).json()}
+    assert listed == {"t": False, "old": True}
