@@ -11,6 +11,7 @@ import hmac
 import dramatiq
 from django.conf import settings
 from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -68,6 +69,7 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(_ServiceCollector())
 
 
+@csrf_exempt  # GET only: a POST is a 405, not the CSRF page
 @require_GET
 def metrics(request):
     token = settings.METRICS_TOKEN

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from api.problems import CONTENT_TYPE, problem
 from api.serializers.generations import GenerationSerializer
@@ -155,6 +156,7 @@ async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIte
         await client.aclose()
 
 
+@csrf_exempt  # GET only: a POST is a 405 problem, not the CSRF page
 async def generation_events(request: HttpRequest, pk):
     if request.method != "GET":
         return _problem(405, "Only GET is allowed here.", Allow="GET")

@@ -201,3 +201,13 @@ def test_the_proxy_can_send_the_bytes(alice_client, clip, settings):
     response = audio(alice_client, clip, HTTP_RANGE="bytes=0-9")
     assert response["X-Accel-Redirect"] == f"/protected-media/{clip.audio_file.name}"
     assert response.content == b""
+
+
+def test_a_signed_url_works_whatever_authorization_header_comes_along(alice_client, clip):
+    """A valid sig with a stale Bearer header was a 401: the signature is the credential."""
+    url = alice_client.get(f"/api/v1/clips/{clip.pk}").json()["audio_url"]
+    stale = APIClient()
+    stale.credentials(HTTP_AUTHORIZATION="Bearer mg_revoked-long-ago")
+    response = stale.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == AUDIO
