@@ -1,7 +1,10 @@
 """`/metrics` for Prometheus, computed at scrape time from the database and the broker.
 
 Reading shared state (rather than counting in each process) keeps the figures right however many
-web and worker hosts run. Set METRICS_TOKEN to require `Authorization: Bearer <token>`.
+web and worker hosts run. Set METRICS_TOKEN to require `Authorization: Bearer <token>`; with
+DEBUG off and no METRICS_TOKEN the endpoint does not exist (404), so production never serves it
+open. The figures are aggregates over whole tables, so one computation is shared by every scrape
+(from any host) for METRICS_CACHE_S.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import hmac
 
 import dramatiq
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, generate_latest
@@ -69,12 +73,26 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(_ServiceCollector())
 
 
+CACHE_KEY = "metrics:exposition"
+
+
+def _exposition() -> bytes:
+    body = cache.get(CACHE_KEY)
+    if body is None:
+        body = generate_latest(REGISTRY)
+        if settings.METRICS_CACHE_S > 0:
+            cache.set(CACHE_KEY, body, timeout=settings.METRICS_CACHE_S)
+    return body
+
+
 @csrf_exempt  # GET only: a POST is a 405, not the CSRF page
 @require_GET
 def metrics(request):
     token = settings.METRICS_TOKEN
+    if not token and not settings.DEBUG:
+        raise Http404
     if token:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(sent.encode(), token.encode()):
             return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(_exposition(), content_type=CONTENT_TYPE_LATEST)

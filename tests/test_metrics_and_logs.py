@@ -20,12 +20,20 @@ def sample(text: str, name: str) -> float:
     return float(line.rsplit(" ", 1)[1])
 
 
-def test_metrics_count_generations_from_the_database(client, alice, generation_factory, broker):
+@pytest.fixture
+def scraper(client, settings):
+    """A scraper with the token /metrics requires when DEBUG is off (as under pytest)."""
+    settings.METRICS_TOKEN = "scrape-me"
+    client.defaults["HTTP_AUTHORIZATION"] = "Bearer scrape-me"
+    return client
+
+
+def test_metrics_count_generations_from_the_database(scraper, alice, generation_factory, broker):
     generation_factory(owner=alice, status=Status.SUCCEEDED)
     generation_factory(owner=alice, status=Status.FAILED, error_code="rejected")
     late = generation_factory(owner=alice, status=Status.RUNNING)
     Generation.objects.filter(pk=late.pk).update(next_check_at=timezone.now() - timedelta(hours=1))
-    response = client.get("/metrics")
+    response = scraper.get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
     assert sample(text, 'musicgateway_generations{status="succeeded"}') == 1
@@ -58,3 +66,29 @@ def test_json_logs_are_one_object_per_line(settings, capsys):
         assert "time" in record
     finally:
         logging.config.dictConfig(settings.LOGGING)
+
+
+def test_metrics_do_not_exist_outside_debug_without_a_token(client, settings):
+    """Finding 11: /metrics was open by default with DEBUG off."""
+    settings.DEBUG, settings.METRICS_TOKEN = False, ""
+    response = client.get("/metrics")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/problem+json")
+    settings.METRICS_TOKEN = "scrape-me"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
+
+
+def test_scrapes_share_one_computation(scraper, alice, generation_factory, settings):
+    """Each scrape ran full-table aggregates; now one per METRICS_CACHE_S, whoever scrapes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.METRICS_CACHE_S = 60
+    generation_factory(owner=alice, status=Status.SUCCEEDED)
+    with CaptureQueriesContext(connection) as first:
+        assert scraper.get("/metrics").status_code == 200
+    with CaptureQueriesContext(connection) as later:
+        for _ in range(5):
+            text = scraper.get("/metrics").content.decode()
+    assert len(first) > 0
+    assert len(later) == 0
+    assert sample(text, 'musicgateway_generations{status="succeeded"}') == 1
