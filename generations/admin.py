@@ -1,6 +1,26 @@
-from django.contrib import admin
+"""The admin shows the domain and never edits state behind the services' back.
 
+Generations and clips are read-only (status, counters, poll bookkeeping and vendor URLs move only
+through `generations.states` and the workers); what an operator may do to them is an action
+that calls the same service the API calls. The per-generation webhook secret is never shown.
+"""
+
+from django.contrib import admin, messages
+
+from generations import services
+from generations.errors import DomainError
 from generations.models import Account, Clip, Generation, LedgerEntry, Plan
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the delete action goes through the service (quota, stored files)
 
 
 class ClipInline(admin.TabularInline):
@@ -12,27 +32,38 @@ class ClipInline(admin.TabularInline):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(ReadOnlyAdmin):
     list_display = ("id", "owner", "status", "mode", "operation", "model", "created_at")
     list_filter = ("status", "mode", "operation", "model", "error_code")
     search_fields = ("id", "owner__username", "vendor_task_id", "title", "description")
     date_hierarchy = "created_at"
     inlines = [ClipInline]
-    # Status moves only through generations.states; the admin shows it, never edits it.
-    readonly_fields = (
-        "status",
-        "vendor_task_id",
-        "error_code",
-        "error_detail",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "updated_at",
+    exclude = ("webhook_secret",)
+    actions = ["cancel", "delete_with_media"]
+
+    @admin.action(description="Cancel the selected generations", permissions=["view"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset, services.generation_cancel, "canceled")
+
+    @admin.action(
+        description="Delete the selected generations and their audio", permissions=["view"]
     )
+    def delete_with_media(self, request, queryset):
+        self._each(request, queryset, services.generation_delete, "deleted")
+
+    def _each(self, request, queryset, service, done: str) -> None:
+        count = 0
+        for generation in queryset:
+            try:
+                service(generation=generation)
+                count += 1
+            except DomainError as exc:
+                self.message_user(request, f"{generation.pk}: {exc}", messages.WARNING)
+        self.message_user(request, f"{count} {done}.")
 
 
 @admin.register(Clip)
-class ClipAdmin(admin.ModelAdmin):
+class ClipAdmin(ReadOnlyAdmin):
     list_display = ("id", "generation", "state", "title", "duration", "created_at")
     list_filter = ("state",)
     search_fields = ("id", "vendor_clip_id", "title")
