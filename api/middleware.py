@@ -28,7 +28,8 @@ class ProblemMiddleware(MiddlewareMixin):  # the mixin serves sync and async sta
         if (
             response.status_code >= 400
             and request.path.startswith(API_PREFIXES)
-            and not response.get("Content-Type", "").startswith(CONTENT_TYPE)
+            # A deliberate JSON body (the readiness probe's checks) is left as it is.
+            and not response.get("Content-Type", "").startswith((CONTENT_TYPE, "application/json"))
             and not response.streaming
         ):
             status = response.status_code
