@@ -47,10 +47,6 @@ class Grant:
     def expires_at(self) -> int:
         return self.issued_at + settings.MEDIA_URL_MAX_AGE_S
 
-    def is_live(self) -> bool:
-        """Not expired, and the token behind it still live (one query)."""
-        return time.time() < self.expires_at and bool(token_live_ids([self.token_id]))
-
 
 def grant_issue(token_id: str) -> Grant:
     """A fresh grant for a caller authenticated by the API token `token_id` (hex)."""

@@ -432,3 +432,10 @@ SSE_HEARTBEAT_S = env.float("SSE_HEARTBEAT_S", default=15.0)
 SSE_RETRY_MS = 3000
 # A stream is closed after this long (the client reconnects with Last-Event-ID).
 SSE_MAX_DURATION_S = env.float("SSE_MAX_DURATION_S", default=30 * 60.0)
+SSE_MAX_STREAMS_PER_USER = env.int("SSE_MAX_STREAMS_PER_USER", default=10)
+# Per web process: the event hub's Redis connections (one blocks on the feed) and the threads
+# that run streams' database work. Neither grows with the number of open streams.
+SSE_REDIS_CONNECTIONS = env.int("SSE_REDIS_CONNECTIONS", default=3)
+SSE_DB_THREADS = env.int("SSE_DB_THREADS", default=4)
+# A stream's backlog of changed generations; a stream further behind is ended (it resumes).
+SSE_SUBSCRIPTION_MAX_PENDING = 100

@@ -1,7 +1,8 @@
 """`GET /api/v1/generations/{id}/events`: Server-Sent Events until the generation is done.
 
-An async view, so an open stream holds no thread: it blocks on the generation's Redis Stream
-(see `generations.events`) and wakes only when a worker publishes, or to send a heartbeat.
+An async view, so an open stream holds no thread and no Redis connection: it waits on this
+process's event hub (`api.eventhub`), and wakes only when a worker publishes, or to send a
+heartbeat. At most SSE_MAX_STREAMS_PER_USER streams per user (429).
 Each event carries the whole generation resource. `Last-Event-ID` resumes after a reconnect.
 The stream ends once the generation is terminal and its clips' copies are settled.
 """
@@ -14,21 +15,20 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from api import eventhub
 from api.problems import CONTENT_TYPE, problem
 from api.serializers.generations import GenerationSerializer
 from api.signing import Grant, SignatureInvalid, grant_issue, signature_verify
-from api.tokens import token_authenticate, token_live_ids
+from api.tokens import token_authenticate
 from generations import events, selectors
 from generations.models import TERMINAL_STATUSES, Generation, MediaState, Status
 
-STREAM_ID = re.compile(r"^\d+-\d+$")
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 def _problem(status: int, detail: str, **headers: str) -> JsonResponse:
@@ -51,11 +51,6 @@ class _Access:
     def grant(self) -> Grant:
         # A link holder gets links speaking for their own grant, never a renewed one.
         return self.link or grant_issue(self.token_id)
-
-    def is_live(self) -> bool:
-        if self.link is not None:
-            return self.link.is_live()
-        return bool(token_live_ids([self.token_id]))
 
 
 def _authorize(request: HttpRequest, pk) -> tuple[Generation, _Access] | JsonResponse:
@@ -107,67 +102,63 @@ def _event(body: dict, event_id: str) -> str:
     return f"id: {event_id}\nevent: generation\ndata: {json.dumps(body, default=str)}\n\n"
 
 
-async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIterator[str]:
-    access = snapshot.access
-    # The blocking XREAD waits up to a heartbeat; redis-py 8 defaults to a 5 s socket timeout,
-    # which would end every quiet stream with a TimeoutError.
-    client = aioredis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=settings.SSE_HEARTBEAT_S + 10
-    )
+async def _stream(
+    snapshot: _Snapshot, sub: eventhub.Subscription, last: str | None
+) -> AsyncIterator[str]:
+    hub, access = eventhub.hub(), snapshot.access
     deadline = time.monotonic() + settings.SSE_MAX_DURATION_S
     try:
         yield f"retry: {settings.SSE_RETRY_MS}\n\n"
-        if cursor is None:
-            latest = await client.xrevrange(key, count=1)
-            cursor = latest[0][0].decode() if latest else "0-0"
-            body, done = await sync_to_async(snapshot)()
-            yield _event(body, cursor)
-            if done:
-                return
-        else:
-            # A reconnect after the end (EventSource retries on its own): say so and stop.
-            body, done = await sync_to_async(snapshot)()
-            if done:
-                latest = await client.xrevrange(key, count=1)
-                yield _event(body, latest[0][0].decode() if latest else cursor)
-                return
-        while time.monotonic() < deadline:
-            # Revoked tokens, a deactivated user and an expired link end the stream within a
-            # heartbeat; a stream opened with a link never outlives it.
-            if not await sync_to_async(access.is_live)():
-                return
+        latest = await hub.redis.xrevrange(events.stream_key(snapshot.pk), count=1)
+        sent = latest[0][0].decode() if latest else "0-0"
+        body, done = await eventhub.run_db(snapshot)
+        # A resume that has seen the latest event gets nothing new; any other id (malformed,
+        # unknown, out of range) starts from the current state. The last state always goes out.
+        if last != sent or done:
+            yield _event(body, sent)
+        while not done and not sub.closed and time.monotonic() < deadline:
+            # A stream opened with a link never outlives it; the hub's sweeper closes streams
+            # of revoked or expired tokens and deactivated users within a heartbeat.
             wait_s = settings.SSE_HEARTBEAT_S
             if access.ends_at is not None:
                 wait_s = min(wait_s, access.ends_at - time.time())
             if wait_s <= 0:
                 return
-            entries = await client.xread({key: cursor}, block=max(1, int(wait_s * 1000)), count=100)
-            if not entries:
+            event_id = (await sub.changes(wait_s)).get(str(snapshot.pk))
+            if sub.closed:
+                return
+            if event_id is None:
                 yield ": heartbeat\n\n"
-                continue
-            cursor = entries[0][1][-1][0].decode()
-            if not await sync_to_async(access.is_live)():
-                return
-            body, done = await sync_to_async(snapshot)()
-            yield _event(body, cursor)
-            if done:
-                return
+            elif eventhub.id_key(event_id) > eventhub.id_key(sent):
+                body, done = await eventhub.run_db(snapshot)
+                yield _event(body, event_id)
+                sent = event_id
     finally:
-        await client.aclose()
+        hub.release(sub)
 
 
 @csrf_exempt  # GET only: a POST is a 405 problem, not the CSRF page
 async def generation_events(request: HttpRequest, pk):
     if request.method != "GET":
         return _problem(405, "Only GET is allowed here.", Allow="GET")
-    found = await sync_to_async(_authorize)(request, pk)
+    found = await eventhub.run_db(_authorize, request, pk)
     if isinstance(found, JsonResponse):
         return found
-    _, access = found
+    generation, access = found
+    sub = await eventhub.hub().subscribe(str(pk), access.token_id, user_id=generation.owner_id)
+    if sub is None:
+        return _problem(
+            429,
+            f"At most {settings.SSE_MAX_STREAMS_PER_USER} live streams at once; close one.",
+            **{"Retry-After": str(int(settings.SSE_HEARTBEAT_S))},
+        )
     last = request.headers.get("Last-Event-ID") or request.GET.get("lastEventId")
-    cursor = last if last and STREAM_ID.match(last) else None
     response = StreamingHttpResponse(
-        _stream(_Snapshot(request, pk, access), events.stream_key(pk), cursor),
+        _stream(
+            _Snapshot(request, pk, access),
+            sub,
+            last if last and STREAM_ID.fullmatch(last) else None,
+        ),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

@@ -1,0 +1,226 @@
+"""One Redis reader per web process, fanning live events out to every open stream.
+
+A stream subscribes to a generation id and then only awaits an asyncio.Event: it holds no
+thread and no Redis connection. The hub's reader blocks on the `mg:events` feed (one
+connection), and a sweeper ends, once per heartbeat and in one query, every stream whose token
+was revoked or expired or whose user was deactivated. A subscription keeps only the latest event
+id per generation (events carry the whole current state, so coalescing loses nothing), bounded
+by SSE_SUBSCRIPTION_MAX_PENDING; a stream that falls further behind is ended and reconnects with
+`Last-Event-ID`.
+
+Database work of streams runs on a small shared thread pool (`run_db`), not a thread per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+import weakref
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.db import close_old_connections
+from redis.exceptions import RedisError
+
+from api.tokens import token_live_ids
+from generations.events import FEED_KEY
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_executor: ThreadPoolExecutor | None = None
+
+
+def _in_db_thread(fn: Callable[..., T], *args: Any) -> T:
+    close_old_connections()  # what Django's request signals do for a request thread
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
+
+
+async def run_db(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking ORM work for a stream on the shared pool of SSE_DB_THREADS threads."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(settings.SSE_DB_THREADS, thread_name_prefix="sse-db")
+    return await asyncio.get_running_loop().run_in_executor(_executor, _in_db_thread, fn, *args)
+
+
+def _live_tokens(token_ids: set[str]) -> set[str]:
+    ids = sorted(token_ids)
+    return set().union(*(token_live_ids(ids[i : i + 500]) for i in range(0, len(ids), 500)))
+
+
+def id_key(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq)
+
+
+# The per-user cap: a sorted set of the user's open streams scored by lease expiry, so a
+# process that dies without closing its streams frees their places within a few heartbeats.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def _lease_key(user_id: Any) -> str:
+    return f"mg:sse:user:{user_id}"
+
+
+def _lease_s() -> float:
+    return 3 * settings.SSE_HEARTBEAT_S + 5
+
+
+class Subscription:
+    def __init__(self, topic: str, token_id: str, user_id: Any) -> None:
+        self.topic, self.token_id, self.user_id = topic, token_id, user_id
+        self.lease = uuid.uuid4().hex
+        self.pending: dict[str, str] = {}  # generation id -> latest event id
+        self.closed = False
+        self._wake = asyncio.Event()
+
+    def deliver(self, generation_id: str, event_id: str) -> None:
+        if generation_id not in self.pending and (
+            len(self.pending) >= settings.SSE_SUBSCRIPTION_MAX_PENDING
+        ):
+            self.close()  # too far behind: the client resumes with Last-Event-ID
+            return
+        self.pending[generation_id] = event_id
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    async def changes(self, timeout_s: float) -> dict[str, str]:
+        """What changed since the last call, waiting up to `timeout_s` ({} on a quiet wait)."""
+        if not self.pending and not self.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(timeout_s, 0))
+        self._wake.clear()
+        changed, self.pending = self.pending, {}
+        return changed
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                settings.REDIS_URL,
+                max_connections=settings.SSE_REDIS_CONNECTIONS,
+                # Blocking reads wait up to a heartbeat; the socket must outlive them.
+                socket_timeout=settings.SSE_HEARTBEAT_S + 10,
+                timeout=30,
+            )
+        )
+        self.by_topic: dict[str, set[Subscription]] = defaultdict(set)
+        self.cursor: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._releasing: set[asyncio.Task] = set()
+        self._started = asyncio.Lock()
+        self._acquire = self.redis.register_script(_ACQUIRE)
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        return [s for subs in self.by_topic.values() for s in subs]
+
+    async def subscribe(self, topic: str, token_id: str, *, user_id: Any) -> Subscription | None:
+        """Follow `topic` (a generation id); every event published after this returns is seen.
+
+        None when the user already has SSE_MAX_STREAMS_PER_USER streams open (any process).
+        """
+        sub = Subscription(topic, token_id, user_id)
+        now = time.time()
+        acquired = await self._acquire(
+            keys=[_lease_key(user_id)],
+            args=[now, settings.SSE_MAX_STREAMS_PER_USER, now + _lease_s(), sub.lease, 3600],
+        )
+        if not acquired:
+            return None
+        self.by_topic[topic].add(sub)
+        async with self._started:
+            if not self._tasks:
+                latest = await self.redis.xrevrange(FEED_KEY, count=1)
+                self.cursor = latest[0][0].decode() if latest else "0-0"
+                self._tasks = [
+                    asyncio.create_task(self._read(), name="sse-hub-reader"),
+                    asyncio.create_task(self._sweep(), name="sse-hub-sweeper"),
+                ]
+        return sub
+
+    def release(self, sub: Subscription) -> None:
+        """Stop delivering to `sub` and free its place (in the background: this runs in a
+        `finally` of a stream the client may have just dropped)."""
+        subs = self.by_topic.get(sub.topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.by_topic[sub.topic]
+        task = asyncio.create_task(self.redis.zrem(_lease_key(sub.user_id), sub.lease))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _read(self) -> None:
+        block_ms = int(settings.SSE_HEARTBEAT_S * 1000)
+        while True:
+            try:
+                entries = await self.redis.xread({FEED_KEY: self.cursor}, block=block_ms, count=500)
+            except RedisError as exc:
+                logger.warning("live events: Redis read failed, retrying: %s", exc)
+                await asyncio.sleep(1)
+                continue
+            for _, items in entries or ():
+                for raw_id, fields in items:
+                    self.cursor = raw_id.decode()
+                    generation_id = fields.get(b"g", b"").decode()
+                    for sub in list(self.by_topic.get(generation_id, ())):
+                        sub.deliver(generation_id, self.cursor)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(settings.SSE_HEARTBEAT_S)
+            subs = self.subscriptions
+            if not subs:
+                continue
+            try:
+                live = await run_db(_live_tokens, {s.token_id for s in subs})
+            except Exception:  # a database hiccup must not kill the sweeper
+                logger.exception("live events: token sweep failed")
+                continue
+            for sub in subs:
+                if sub.token_id not in live:
+                    sub.close()
+            await self._renew_leases(subs)
+
+    async def _renew_leases(self, subs: list[Subscription]) -> None:
+        until = time.time() + _lease_s()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sub in subs:
+                    pipe.zadd(_lease_key(sub.user_id), {sub.lease: until}, xx=True)
+                await pipe.execute()
+        except RedisError as exc:
+            logger.warning("live events: stream leases not renewed: %s", exc)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> Hub:
+    """This process's hub (one per event loop: uvicorn runs one; tests start several)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        _hubs[loop] = Hub()
+    return _hubs[loop]

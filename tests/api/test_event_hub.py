@@ -1,0 +1,129 @@
+"""The event hub: one Redis reader and a few threads per process however many streams are
+open, a cap of streams per user, bounded backlogs, and resume ids that are checked."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings as django_settings
+from django.test import AsyncClient
+
+from api import eventhub
+from api.tokens import token_create
+from generations import events
+from generations.models import Status
+from tests.api.sse import Reader
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STREAMS = 20
+
+
+@pytest.fixture(autouse=True)
+def _fast_heartbeat(settings):
+    settings.SSE_HEARTBEAT_S = 0.2
+
+
+@pytest.fixture
+def auth(alice):
+    return {"Authorization": f"Bearer {token_create(user=alice, name='hub').secret}"}
+
+
+@pytest.fixture
+def running(alice, generation_factory):
+    return generation_factory(owner=alice, status=Status.RUNNING, vendor_task_id="t")
+
+
+def url(generation) -> str:
+    return f"/api/v1/generations/{generation.pk}/events"
+
+
+def redis_clients() -> int:
+    return len(redis.Redis.from_url(django_settings.REDIS_URL).client_list())
+
+
+def test_many_streams_share_one_reader_and_a_few_threads(alice, auth, generation_factory, settings):
+    settings.SSE_MAX_STREAMS_PER_USER = STREAMS
+    generations = [
+        generation_factory(owner=alice, status=Status.RUNNING, vendor_task_id=f"t{i}")
+        for i in range(STREAMS)
+    ]
+
+    @async_to_sync
+    async def scenario():
+        readers = []
+        for generation in generations[:1]:  # the hub starts with the first stream
+            readers.append(Reader(await AsyncClient().get(url(generation), headers=auth)))
+            await readers[-1].event()
+        clients, threads = await sync_to_async(redis_clients)(), threading.active_count()
+        for generation in generations[1:]:
+            readers.append(Reader(await AsyncClient().get(url(generation), headers=auth)))
+            await readers[-1].event()
+        assert await sync_to_async(redis_clients)() - clients <= 1  # the pool may add one
+        assert threading.active_count() - threads <= settings.SSE_DB_THREADS
+        for generation in generations:
+            await sync_to_async(events.publish)(generation.pk, "status")
+        for generation, reader in zip(generations, readers, strict=True):
+            _, body = await reader.event()
+            assert body["id"] == str(generation.pk)
+        for reader in readers:
+            await reader.chunks.aclose()
+
+    scenario()
+
+
+def test_over_the_cap_of_streams_per_user_is_429_until_one_closes(running, auth, settings):
+    settings.SSE_MAX_STREAMS_PER_USER = 2
+
+    @async_to_sync
+    async def scenario():
+        open_ = [Reader(await AsyncClient().get(url(running), headers=auth)) for _ in range(2)]
+        for reader in open_:
+            await reader.event()
+        refused = await AsyncClient().get(url(running), headers=auth)
+        assert refused.status_code == 429
+        assert refused["Content-Type"] == "application/problem+json"
+        assert int(refused["Retry-After"]) >= 0
+        await open_[0].chunks.aclose()
+        for _ in range(100):  # the place is freed in the background: poll, bounded
+            again = await AsyncClient().get(url(running), headers=auth)
+            if again.status_code == 200:
+                await Reader(again).event()
+                break
+        else:
+            raise AssertionError("closing a stream did not free its place")
+
+    scenario()
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    ["1-2\n", "abc", "1-2-3", "99999999999999999999999-1", "18446744073709551615-0"],
+)
+def test_a_malformed_or_unknown_last_event_id_starts_from_the_current_state(
+    running, auth, last_event_id
+):
+    @async_to_sync
+    async def scenario():
+        response = await AsyncClient().get(
+            url(running), headers={**auth, "Last-Event-ID": last_event_id}
+        )
+        assert response.status_code == 200
+        _, body = await Reader(response).event()
+        assert body["status"] == "running"
+
+    scenario()
+
+
+def test_a_stream_that_falls_too_far_behind_is_ended(settings):
+    settings.SSE_SUBSCRIPTION_MAX_PENDING = 3
+    sub = eventhub.Subscription("topic", "token", user_id=1)
+    for n in range(3):
+        sub.deliver(f"g{n}", f"1-{n}")
+    sub.deliver("g0", "1-9")  # the same generation again only replaces its id
+    assert not sub.closed and sub.pending["g0"] == "1-9"
+    sub.deliver("g3", "1-10")
+    assert sub.closed
