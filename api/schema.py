@@ -48,8 +48,11 @@ def add_streaming_and_limits(result, generator, request, public):
                 "resource as JSON, sent when its status changes or its clips' audio is stored, "
                 "with `: heartbeat` comments in between. The stream ends once the generation is "
                 "terminal and its audio copies are settled. Reconnect with `Last-Event-ID` to "
-                "receive what you missed. `EventSource` cannot send headers: use the "
-                "generation's signed `events_url`, or send a Bearer token from code."
+                "receive what you missed (a malformed or unknown id starts from the current "
+                "state). "
+                "`EventSource` cannot send headers: use the generation's signed `events_url`, or "
+                "send a Bearer token from code. A stream opened with `events_url` ends when that "
+                "link expires or its token is revoked."
             ),
             "tags": ["generations"],
             "parameters": [
@@ -86,9 +89,14 @@ def add_streaming_and_limits(result, generator, request, public):
                 "401": {**problem_response, "description": "No token and no signature."},
                 "403": {
                     **problem_response,
-                    "description": "The signed URL expired or was tampered with.",
+                    "description": "The signed URL expired, was tampered with, or its token "
+                    "was revoked.",
                 },
                 "404": {**problem_response, "description": "Not found, or not yours."},
+                "429": {
+                    **problem_response,
+                    "description": "Too many open streams for this user; see Retry-After.",
+                },
             },
         }
     }

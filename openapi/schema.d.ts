@@ -229,7 +229,7 @@ export interface paths {
         };
         /**
          * Follow a generation live (Server-Sent Events)
-         * @description A `text/event-stream` of `generation` events, each carrying the whole generation resource as JSON, sent when its status changes or its clips' audio is stored, with `: heartbeat` comments in between. The stream ends once the generation is terminal and its audio copies are settled. Reconnect with `Last-Event-ID` to receive what you missed. `EventSource` cannot send headers: use the generation's signed `events_url`, or send a Bearer token from code.
+         * @description A `text/event-stream` of `generation` events, each carrying the whole generation resource as JSON, sent when its status changes or its clips' audio is stored, with `: heartbeat` comments in between. The stream ends once the generation is terminal and its audio copies are settled. Reconnect with `Last-Event-ID` to receive what you missed (a malformed or unknown id starts from the current state). `EventSource` cannot send headers: use the generation's signed `events_url`, or send a Bearer token from code. A stream opened with `events_url` ends when that link expires or its token is revoked.
          */
         get: operations["streamGenerationEvents"];
         put?: never;
@@ -1423,7 +1423,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The signed URL expired or was tampered with. */
+            /** @description The signed URL expired, was tampered with, or its token was revoked. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1434,6 +1434,15 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many open streams for this user; see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
