@@ -64,8 +64,9 @@ class _ServiceCollector:
             queued = GaugeMetricFamily(
                 "musicgateway_broker_messages", "Messages in the broker.", labels=["queue"]
             )
-            for queue in (dispatch.QUEUE, f"{dispatch.QUEUE}.DQ"):
-                queued.add_metric([queue], client.hlen(f"dramatiq:{queue}.msgs"))
+            for name in dispatch.ALL_QUEUES:
+                for queue in (name, f"{name}.DQ"):
+                    queued.add_metric([queue], client.hlen(f"dramatiq:{queue}.msgs"))
             yield queued
 
 

@@ -1,7 +1,13 @@
 """Messages from the domain to the workers, sent by actor name.
 
 The domain must not import `workers` (arrows point one way), so it names the actors here and
-`workers.actors` registers its actors under these same names.
+`workers.actors` registers its actors under these same names and queues.
+
+Each kind of step has a queue of its own, so a backlog of one never delays another: Dramatiq moves
+a delayed message that falls due to the tail of its queue, and on a shared queue a due poll waited
+behind every submission of a burst of creates (detection latency grew with the burst). A worker
+consumes all of them and runs polls first (actor priority, `workers.actors`); a deployment can
+also give polls workers of their own (`rundramatiq --queues polls`).
 """
 
 from __future__ import annotations
@@ -18,17 +24,27 @@ logger = logging.getLogger(__name__)
 # RedisBroker lets redis-py's through.
 BROKER_DOWN = (dramatiq.errors.BrokerConnectionError, redis.RedisError)
 
-QUEUE = "generations"
+QUEUE = "generations"  # submissions, give-ups and the periodic jobs
+POLL_QUEUE = "polls"  # one vendor status call each: the latency users see
+MEDIA_QUEUE = "media"  # audio copies: long downloads
 SUBMIT_GENERATION = "submit_generation"
 POLL_GENERATION = "poll_generation"
 GIVE_UP_GENERATION = "give_up_generation"
 COPY_CLIP_MEDIA = "copy_clip_media"
 
+QUEUES = {
+    SUBMIT_GENERATION: QUEUE,
+    POLL_GENERATION: POLL_QUEUE,
+    GIVE_UP_GENERATION: QUEUE,
+    COPY_CLIP_MEDIA: MEDIA_QUEUE,
+}
+ALL_QUEUES = (POLL_QUEUE, QUEUE, MEDIA_QUEUE)
+
 
 def send(actor_name: str, *args: str | int, delay_ms: int | None = None) -> dramatiq.Message:
-    """Enqueue a message for `actor_name` on the generations queue; `delay_ms` in milliseconds."""
+    """Enqueue a message for `actor_name` on its queue; `delay_ms` in milliseconds."""
     message = dramatiq.Message(
-        queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={}
+        queue_name=QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={}, options={}
     )
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
 

@@ -111,8 +111,8 @@ class Stack:
             self.manage(
                 "shell",
                 "-c",
-                "import dramatiq; b = dramatiq.get_broker(); "
-                "b.declare_queue('generations'); b.flush_all()",
+                "import dramatiq; from generations import dispatch; b = dramatiq.get_broker(); "
+                "[b.declare_queue(q) for q in dispatch.ALL_QUEUES]; b.flush_all()",
             )
         self._spawn(
             "web",

@@ -41,7 +41,8 @@ def test_metrics_count_generations_from_the_database(scraper, alice, generation_
     assert sample(text, 'musicgateway_generations_failed{code="rejected"}') == 1
     assert sample(text, "musicgateway_generations_overdue") == 1
     assert sample(text, "musicgateway_generations_overdue_seconds") >= 3600
-    assert 'musicgateway_broker_messages{queue="generations"}' in text
+    for queue in ("generations", "polls", "polls.DQ", "media"):
+        assert f'musicgateway_broker_messages{{queue="{queue}"}}' in text
 
 
 def test_metrics_can_require_a_token(client, settings):

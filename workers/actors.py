@@ -26,6 +26,11 @@ RETRY_OPTIONS = {
     # One vendor call (30 s read timeout at most) plus the database work around it.
     "time_limit": 120_000,
 }
+# Lower runs first when a worker holds messages of several kinds: a due poll is the next thing
+# a free thread does, ahead of submissions and copies already fetched (see generations.dispatch).
+POLL_PRIORITY = 0
+SUBMIT_PRIORITY = 10
+MEDIA_PRIORITY = 20
 
 
 @contextmanager
@@ -39,14 +44,24 @@ def _honour_retry_after() -> Iterator[None]:
         raise
 
 
-@dramatiq.actor(actor_name=dispatch.SUBMIT_GENERATION, queue_name=dispatch.QUEUE, **RETRY_OPTIONS)
+@dramatiq.actor(
+    actor_name=dispatch.SUBMIT_GENERATION,
+    queue_name=dispatch.QUEUES[dispatch.SUBMIT_GENERATION],
+    priority=SUBMIT_PRIORITY,
+    **RETRY_OPTIONS,
+)
 def submit_generation(generation_id: str) -> None:
     """Create the vendor task for a queued generation (exactly once) and schedule its poll."""
     with _honour_retry_after():
         lifecycle.generation_submit(generation_id=generation_id, upstream=get_upstream())
 
 
-@dramatiq.actor(actor_name=dispatch.POLL_GENERATION, queue_name=dispatch.QUEUE, **RETRY_OPTIONS)
+@dramatiq.actor(
+    actor_name=dispatch.POLL_GENERATION,
+    queue_name=dispatch.QUEUES[dispatch.POLL_GENERATION],
+    priority=POLL_PRIORITY,
+    **RETRY_OPTIONS,
+)
 def poll_generation(generation_id: str, seq: int) -> None:
     """Ask the vendor once; finish the generation or re-enqueue this poll with a delay."""
     with _honour_retry_after():
@@ -55,7 +70,8 @@ def poll_generation(generation_id: str, seq: int) -> None:
 
 @dramatiq.actor(
     actor_name=dispatch.COPY_CLIP_MEDIA,
-    queue_name=dispatch.QUEUE,
+    queue_name=dispatch.QUEUES[dispatch.COPY_CLIP_MEDIA],
+    priority=MEDIA_PRIORITY,
     max_retries=settings.RETRY_MAX_RETRIES,
     min_backoff=settings.RETRY_MIN_BACKOFF_MS,
     max_backoff=settings.RETRY_MAX_BACKOFF_MS,
@@ -66,7 +82,12 @@ def copy_clip_media(clip_id: str) -> None:
     media.clip_copy_media(clip_id=clip_id, fetch=get_fetcher())
 
 
-@dramatiq.actor(actor_name=dispatch.GIVE_UP_GENERATION, queue_name=dispatch.QUEUE, max_retries=3)
+@dramatiq.actor(
+    actor_name=dispatch.GIVE_UP_GENERATION,
+    queue_name=dispatch.QUEUES[dispatch.GIVE_UP_GENERATION],
+    priority=POLL_PRIORITY,
+    max_retries=3,
+)
 def give_up_generation(message: dict, retry_info: dict) -> None:
     """Called by Dramatiq's Retries when a submit or poll ran out of retries."""
     lifecycle.generation_give_up(generation_id=message["args"][0])
