@@ -1,16 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from api.metrics import metrics
 from api.views.demo import demo
 from config import health
+from config.docs import FaviconView, RedocView, SwaggerView
 
 urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("demo/", demo, name="demo"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
