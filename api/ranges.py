@@ -31,7 +31,7 @@ MEDIA_HEADERS = {
 }
 
 
-def _number(digits: str) -> int:
+def number(digits: str) -> int:
     digits = digits.lstrip("0") or "0"
     return int(digits) if len(digits) < 19 else HUGE
 
@@ -45,13 +45,13 @@ def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     if not first and not last:
         return None
     if not first:
-        suffix = _number(last)
+        suffix = number(last)
         if suffix == 0:
             return False
         return max(0, size - suffix), size - 1
-    start = _number(first)
-    end = min(_number(last), size - 1) if last else size - 1
-    if start >= size or (last and _number(last) < start):
+    start = number(first)
+    end = min(number(last), size - 1) if last else size - 1
+    if start >= size or (last and number(last) < start):
         return False
     return start, end
 

@@ -49,7 +49,9 @@ def add_streaming_and_limits(result, generator, request, public):
                 "with `: heartbeat` comments in between. The stream ends once the generation is "
                 "terminal and its audio copies are settled. Reconnect with `Last-Event-ID` to "
                 "receive what you missed. `EventSource` cannot send headers: use the "
-                "generation's signed `events_url`, or send a Bearer token from code."
+                "generation's signed `events_url`, or send a Bearer token from code. A "
+                "`clip.streaming` event (same data) follows when a clip starts streaming: its "
+                "`audio_url` plays now, before the song is final."
             ),
             "tags": ["generations"],
             "parameters": [

@@ -18,6 +18,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 STREAM_MAX_LEN = 200
+# Kinds with a meaning of their own for clients (the SSE view names its event after them).
+CLIP_STREAMING = "clip.streaming"
 STREAM_TTL_S = 24 * 3600
 
 

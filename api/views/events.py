@@ -103,8 +103,8 @@ class _Snapshot:
         return body, done
 
 
-def _event(body: dict, event_id: str) -> str:
-    return f"id: {event_id}\nevent: generation\ndata: {json.dumps(body, default=str)}\n\n"
+def _event(body: dict, event_id: str, name: str = "generation") -> str:
+    return f"id: {event_id}\nevent: {name}\ndata: {json.dumps(body, default=str)}\n\n"
 
 
 async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIterator[str]:
@@ -150,6 +150,9 @@ async def _stream(snapshot: _Snapshot, key: str, cursor: str | None) -> AsyncIte
                 return
             body, done = await sync_to_async(snapshot)()
             yield _event(body, cursor)
+            kinds = {fields.get(b"kind") for _, fields in entries[0][1]}
+            if events.CLIP_STREAMING.encode() in kinds:
+                yield _event(body, cursor, name=events.CLIP_STREAMING)
             if done:
                 return
     finally:
