@@ -64,7 +64,7 @@ class _ServiceCollector:
             queued = GaugeMetricFamily(
                 "musicgateway_broker_messages", "Messages in the broker.", labels=["queue"]
             )
-            for queue in (dispatch.QUEUE, f"{dispatch.QUEUE}.DQ"):
+            for queue in (name for q in dispatch.QUEUES for name in (q, f"{q}.DQ")):
                 queued.add_metric([queue], client.hlen(f"dramatiq:{queue}.msgs"))
             yield queued
 

@@ -419,6 +419,8 @@ READ_RATE = env.str("READ_RATE", default="600/min")
 MEDIA_MAX_AUDIO_BYTES = env.int("MEDIA_MAX_AUDIO_BYTES", default=50 * 1024 * 1024)
 MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
 MEDIA_FETCH_TIMEOUT_S = (5.0, 30.0)
+# Copies retry with backoff (RETRY_*_BACKOFF_MS) this often, then end as `media: failed`.
+MEDIA_RETRY_MAX_RETRIES = env.int("MEDIA_RETRY_MAX_RETRIES", default=8)
 MEDIA_MAX_REDIRECTS = 3
 # Lifetime of the signed audio/image URLs handed to clients (seconds).
 MEDIA_URL_MAX_AGE_S = env.int("MEDIA_URL_MAX_AGE_S", default=3600)

@@ -19,16 +19,26 @@ logger = logging.getLogger(__name__)
 BROKER_DOWN = (dramatiq.errors.BrokerConnectionError, redis.RedisError)
 
 QUEUE = "generations"
+# Media copies have a queue (and worker pool) of their own: a burst of thousands of downloads
+# must never sit in front of the polls that detect finished songs.
+MEDIA_QUEUE = "media"
+QUEUES = (QUEUE, MEDIA_QUEUE)
 SUBMIT_GENERATION = "submit_generation"
 POLL_GENERATION = "poll_generation"
 GIVE_UP_GENERATION = "give_up_generation"
 COPY_CLIP_MEDIA = "copy_clip_media"
+GIVE_UP_CLIP_MEDIA = "give_up_clip_media"
+_QUEUE_OF = {COPY_CLIP_MEDIA: MEDIA_QUEUE, GIVE_UP_CLIP_MEDIA: MEDIA_QUEUE}
+
+
+def queue_of(actor_name: str) -> str:
+    return _QUEUE_OF.get(actor_name, QUEUE)
 
 
 def send(actor_name: str, *args: str | int, delay_ms: int | None = None) -> dramatiq.Message:
-    """Enqueue a message for `actor_name` on the generations queue; `delay_ms` in milliseconds."""
+    """Enqueue a message for `actor_name` on its queue; `delay_ms` in milliseconds."""
     message = dramatiq.Message(
-        queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={}
+        queue_name=queue_of(actor_name), actor_name=actor_name, args=args, kwargs={}, options={}
     )
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
 

@@ -32,7 +32,8 @@ class RecordingMiddleware(dramatiq.Middleware):
 def broker():
     """The configured broker (real Redis), emptied after the test."""
     broker = dramatiq.get_broker()
-    broker.declare_queue(dispatch.QUEUE)  # flush_all empties declared queues only
+    for queue in dispatch.QUEUES:  # flush_all empties declared queues only
+        broker.declare_queue(queue)
     broker.flush_all()
     yield broker
     broker.flush_all()

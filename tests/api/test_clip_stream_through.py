@@ -180,3 +180,10 @@ def test_under_asgi_the_vendor_is_read_on_the_event_loop(wav, alice_client, clip
 
     response, data = async_to_sync(play)()
     assert (response.status_code, data) == (206, wav[:100])
+
+
+def test_a_clip_whose_copy_failed_stays_playable(alice_client, clip, wav):
+    Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED, media_error="x")
+    resource = alice_client.get(f"/api/v1/clips/{clip.pk}").json()
+    assert resource["media"] == "failed"
+    assert body(APIClient().get(resource["audio_url"])) == wav
