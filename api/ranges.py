@@ -31,7 +31,7 @@ MEDIA_HEADERS = {
 }
 
 
-def _number(digits: str) -> int:
+def number(digits: str) -> int:
     digits = digits.lstrip("0") or "0"
     return int(digits) if len(digits) < 19 else HUGE
 
@@ -45,18 +45,21 @@ def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     if not first and not last:
         return None
     if not first:
-        suffix = _number(last)
+        suffix = number(last)
         if suffix == 0:
             return False
         return max(0, size - suffix), size - 1
-    start = _number(first)
-    end = min(_number(last), size - 1) if last else size - 1
-    if start >= size or (last and _number(last) < start):
+    start = number(first)
+    end = min(number(last), size - 1) if last else size - 1
+    if start >= size or (last and number(last) < start):
         return False
     return start, end
 
 
 def _sync_chunks(name: str, start: int, length: int) -> Iterator[bytes]:
+    if hasattr(default_storage, "bucket"):  # S3: one ranged GET, streamed
+        yield from _s3_chunks(name, start, length)
+        return
     with default_storage.open(name, "rb") as handle:
         handle.seek(start)
         remaining = length
@@ -68,25 +71,31 @@ def _sync_chunks(name: str, start: int, length: int) -> Iterator[bytes]:
             yield data
 
 
-async def _async_chunks(name: str, start: int, length: int) -> AsyncIterator[bytes]:
-    handle = await sync_to_async(default_storage.open)(name, "rb")
+def _s3_chunks(name: str, start: int, length: int) -> Iterator[bytes]:
+    # Not storage.open(): django-storages' S3File downloads the whole object on first read.
+    key = default_storage._normalize_name(name)  # the bucket key, with any location prefix
+    answer = default_storage.bucket.Object(key).get(Range=f"bytes={start}-{start + length - 1}")
+    body = answer["Body"]
     try:
-        await sync_to_async(handle.seek)(start)
-        remaining = length
-        while remaining > 0:
-            data = await sync_to_async(handle.read, thread_sensitive=False)(
-                min(CHUNK_BYTES, remaining)
-            )
-            if not data:
-                return
-            remaining -= len(data)
+        yield from body.iter_chunks(CHUNK_BYTES)
+    finally:
+        body.close()
+
+
+async def _async_chunks(name: str, start: int, length: int) -> AsyncIterator[bytes]:
+    chunks = _sync_chunks(name, start, length)
+    read = sync_to_async(next, thread_sensitive=False)
+    try:
+        while (data := await read(chunks, None)) is not None:
             yield data
     finally:
-        await sync_to_async(handle.close)()
+        await sync_to_async(chunks.close, thread_sensitive=False)()
 
 
 def serve(request, *, name: str, content_type: str, sha256: str, modified: datetime):
-    """Answer GET/HEAD for a stored file: 200, 206, 304 or 416."""
+    """Answer GET/HEAD for a stored file: 200, 206, 304 or 416 (or 302 to object storage)."""
+    if settings.MEDIA_STORAGE == "s3" and settings.MEDIA_S3_SERVE == "redirect":
+        return _presigned_redirect(name, content_type)
     size = default_storage.size(name)
     etag = f'"{sha256}"'
     headers = {
@@ -119,6 +128,13 @@ def serve(request, *, name: str, content_type: str, sha256: str, modified: datet
     return StreamingHttpResponse(
         chunks(name, start, length), status=status, content_type=content_type, headers=headers
     )
+
+
+def _presigned_redirect(name: str, content_type: str) -> HttpResponse:
+    """To a short-lived presigned URL: the object store answers Range, ETag and the bytes."""
+    url = default_storage.url(name, parameters={"ResponseContentType": content_type})
+    headers = {**MEDIA_HEADERS, "Location": url, "Cache-Control": "private, no-store"}
+    return HttpResponse(status=302, headers=headers)
 
 
 def _offload(name: str, content_type: str, headers: dict[str, str]) -> HttpResponse:

@@ -52,7 +52,8 @@ def add_streaming_and_limits(result, generator, request, public):
                 "state). "
                 "`EventSource` cannot send headers: use the generation's signed `events_url`, or "
                 "send a Bearer token from code. A stream opened with `events_url` ends when that "
-                "link expires or its token is revoked."
+                "link expires or its token is revoked. A clip that starts streaming is sent too: "
+                "its `audio_url` plays now, before the song is final."
             ),
             "tags": ["generations"],
             "parameters": [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -39,6 +41,15 @@ def readyz(request):
     except Exception:
         logger.exception("readiness: redis unreachable")
         checks["redis"] = "unavailable"
+    if settings.MEDIA_STORAGE == "s3":
+        # Copies wait and retry while the store is down (stream-through keeps clips playable),
+        # but an operator should know.
+        try:
+            default_storage.connection.meta.client.head_bucket(Bucket=default_storage.bucket_name)
+            checks["media_storage"] = "ok"
+        except Exception:
+            logger.exception("readiness: media storage unreachable")
+            checks["media_storage"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503

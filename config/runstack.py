@@ -102,6 +102,16 @@ def _commands(chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]
             os.environ.get("WORKER_PROCESSES", "1"),
             "--threads",
             os.environ.get("WORKER_THREADS", "8"),
+            "--queues",
+            *("polls", "generations"),  # generations.dispatch.WORKER_QUEUES
+        ],
+        (),
+    )
+    # Media copies on their own pool, so downloads never hold up polls and submissions.
+    commands["media-worker"] = (
+        [
+            *(python, "manage.py", "rundramatiq", "--processes", "1"),
+            *("--threads", os.environ.get("MEDIA_WORKER_THREADS", "4"), "--queues", "media"),
         ],
         (),
     )

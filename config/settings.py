@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded_redis
+from config.media_storage import s3_options
 from egress import HostRule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -339,8 +340,33 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Where copied media lives: "filesystem" (MEDIA_ROOT, one host) or "s3" (any S3-compatible
+# object storage, shared by every web and worker host).
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")
+# With s3: "redirect" answers media requests with a short-lived presigned URL (the client's
+# Range goes straight to the object store); "stream" sends the bytes through this service.
+MEDIA_S3_SERVE = env.str("MEDIA_S3_SERVE", default="redirect")
+MEDIA_S3_URL_MAX_AGE_S = env.int("MEDIA_S3_URL_MAX_AGE_S", default=300)
+if MEDIA_STORAGE not in {"filesystem", "s3"}:
+    raise ImproperlyConfigured("MEDIA_STORAGE must be filesystem or s3.")
+if MEDIA_S3_SERVE not in {"redirect", "stream"}:
+    raise ImproperlyConfigured("MEDIA_S3_SERVE must be redirect or stream.")
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if MEDIA_STORAGE == "filesystem"
+    else {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": s3_options(
+            bucket=env.str("MEDIA_S3_BUCKET", default=""),
+            endpoint_url=env.str("MEDIA_S3_ENDPOINT_URL", default=""),
+            region=env.str("MEDIA_S3_REGION", default=""),
+            access_key=env.str("MEDIA_S3_ACCESS_KEY_ID", default=""),
+            secret_key=env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+            url_max_age_s=MEDIA_S3_URL_MAX_AGE_S,
+        ),
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if not DEBUG
@@ -429,6 +455,8 @@ READ_RATE = env.str("READ_RATE", default="600/min")
 MEDIA_MAX_AUDIO_BYTES = env.int("MEDIA_MAX_AUDIO_BYTES", default=50 * 1024 * 1024)
 MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
 MEDIA_FETCH_TIMEOUT_S = (5.0, 30.0)
+# Copies retry with backoff (RETRY_*_BACKOFF_MS) this often, then end as `media: failed`.
+MEDIA_RETRY_MAX_RETRIES = env.int("MEDIA_RETRY_MAX_RETRIES", default=8)
 MEDIA_MAX_REDIRECTS = 3
 # Lifetime of the signed audio/image URLs handed to clients (seconds).
 MEDIA_URL_MAX_AGE_S = env.int("MEDIA_URL_MAX_AGE_S", default=3600)

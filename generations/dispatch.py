@@ -31,20 +31,27 @@ SUBMIT_GENERATION = "submit_generation"
 POLL_GENERATION = "poll_generation"
 GIVE_UP_GENERATION = "give_up_generation"
 COPY_CLIP_MEDIA = "copy_clip_media"
-
+GIVE_UP_CLIP_MEDIA = "give_up_clip_media"
 QUEUES = {
     SUBMIT_GENERATION: QUEUE,
     POLL_GENERATION: POLL_QUEUE,
     GIVE_UP_GENERATION: QUEUE,
     COPY_CLIP_MEDIA: MEDIA_QUEUE,
+    GIVE_UP_CLIP_MEDIA: MEDIA_QUEUE,
 }
 ALL_QUEUES = (POLL_QUEUE, QUEUE, MEDIA_QUEUE)
+# Pools (config/runstack.py, Procfile): one consumes polls and generations, another media, so
+# long downloads never hold up polls.
+
+
+def queue_of(actor_name: str) -> str:
+    return QUEUES[actor_name]
 
 
 def send(actor_name: str, *args: str | int, delay_ms: int | None = None) -> dramatiq.Message:
     """Enqueue a message for `actor_name` on its queue; `delay_ms` in milliseconds."""
     message = dramatiq.Message(
-        queue_name=QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={}, options={}
+        queue_name=queue_of(actor_name), actor_name=actor_name, args=args, kwargs={}, options={}
     )
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
 

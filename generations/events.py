@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 FEED_KEY = "mg:events"
 FEED_MAX_LEN = 10_000
 STREAM_MAX_LEN = 200
+# Kinds with a meaning of their own for clients (the SSE view names its event after them).
+CLIP_STREAMING = "clip.streaming"
 STREAM_TTL_S = 24 * 3600
 
 # The generation's stream takes the feed entry's id, so one id means one event everywhere.

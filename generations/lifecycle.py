@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import dispatch, states, submissions
+from generations import dispatch, events, states, submissions
 from generations.models import (
     IN_FLIGHT_STATUSES,
     Clip,
@@ -213,7 +213,7 @@ def generation_poll(*, generation_id: Any, seq: int, upstream: Upstream) -> None
     if status.finished:
         _finish(generation, status)
         return
-    _store_clips(generation, status)
+    _store_clips(generation, status, announce_streaming=True)
     # Never sleep past the deadline: the poll after it reports the time-out.
     remaining_s = (deadline - timezone.now()).total_seconds()
     delay_s = random.uniform(settings.POLL_INTERVAL_MIN_S, settings.POLL_INTERVAL_MAX_S)
@@ -282,9 +282,17 @@ def _copy_media_on_commit(generation_id: Any) -> None:
     )
 
 
-def _store_clips(generation: Generation, status: UpstreamStatus) -> None:
+def _store_clips(
+    generation: Generation, status: UpstreamStatus, *, announce_streaming: bool = False
+) -> None:
     if not status.clips:
         return
+    streaming = {c.vendor_clip_id for c in status.clips if c.state == ClipState.STREAMING}
+    newly_streaming = False
+    if announce_streaming and streaming:
+        # Players may start now: say so once per clip, when it first turns streaming.
+        known = Clip.objects.filter(generation_id=generation.pk, state=ClipState.STREAMING)
+        newly_streaming = bool(streaming - set(known.values_list("vendor_clip_id", flat=True)))
     rows = [
         Clip(
             generation_id=generation.pk,
@@ -308,6 +316,8 @@ def _store_clips(generation: Generation, status: UpstreamStatus) -> None:
         unique_fields=["generation", "vendor_clip_id"],
         update_fields=list(CLIP_FIELDS),
     )
+    if newly_streaming:
+        events.publish(generation.pk, events.CLIP_STREAMING)
 
 
 # --- failing -------------------------------------------------------------------------------------

@@ -108,6 +108,18 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
     logger.info("clip %s media copied (%d bytes of audio)", clip.pk, audio.size)
 
 
+def clip_copy_give_up(*, clip_id: Any, attempts: int) -> None:
+    """A copy that kept failing for transient reasons: mark it failed, with the reason."""
+    updated = Clip.objects.filter(pk=clip_id, media_state=MediaState.PENDING).update(
+        media_state=MediaState.FAILED,
+        media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
+    )
+    if updated:
+        generation_id = Clip.objects.filter(pk=clip_id).values_list("generation_id", flat=True)
+        events.publish(generation_id.first(), "media")
+        logger.error("OPERATOR: clip %s media not copied after %d attempts", clip_id, attempts)
+
+
 def _save(clip: Clip, kind: str, fetched: FetchedFile) -> dict[str, str]:
     extension = EXTENSIONS.get(fetched.content_type, "bin")
     name = f"clips/{clip.generation_id}/{clip.pk}-{kind}.{extension}"

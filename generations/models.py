@@ -113,6 +113,10 @@ class ClipState(models.TextChoices):
     FAILED = "failed"
 
 
+# A streaming clip's audio is already playable (unfinished); a succeeded one is final.
+PLAYABLE_CLIP_STATES = (ClipState.STREAMING, ClipState.SUCCEEDED)
+
+
 class MediaState(models.TextChoices):
     PENDING = "pending"  # not copied yet
     READY = "ready"  # in our storage, served by us

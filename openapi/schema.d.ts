@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Stream a clip's audio
-         * @description The stored copy, with `Accept-Ranges`, single-range 206, `ETag` and `Last-Modified`. Works in `<audio src>` through the signed `audio_url`.
+         * @description The stored copy, with `Accept-Ranges`, single-range 206, `ETag` and `Last-Modified`. Works in `<audio src>` through the signed `audio_url`. Before the copy is ready (a `streaming` or just `succeeded` clip) the audio is streamed through from the music service, Range forwarded, not cached (502 when it does not answer).
          */
         get: operations["getClipAudio"];
         put?: never;
@@ -229,7 +229,7 @@ export interface paths {
         };
         /**
          * Follow a generation live (Server-Sent Events)
-         * @description A `text/event-stream` of `generation` events, each carrying the whole generation resource as JSON, sent when its status changes or its clips' audio is stored, with `: heartbeat` comments in between. The stream ends once the generation is terminal and its audio copies are settled. Reconnect with `Last-Event-ID` to receive what you missed (a malformed or unknown id starts from the current state). `EventSource` cannot send headers: use the generation's signed `events_url`, or send a Bearer token from code. A stream opened with `events_url` ends when that link expires or its token is revoked.
+         * @description A `text/event-stream` of `generation` events, each carrying the whole generation resource as JSON, sent when its status changes or its clips' audio is stored, with `: heartbeat` comments in between. The stream ends once the generation is terminal and its audio copies are settled. Reconnect with `Last-Event-ID` to receive what you missed (a malformed or unknown id starts from the current state). `EventSource` cannot send headers: use the generation's signed `events_url`, or send a Bearer token from code. A stream opened with `events_url` ends when that link expires or its token is revoked. A clip that starts streaming is sent too: its `audio_url` plays now, before the song is final.
          */
         get: operations["streamGenerationEvents"];
         put?: never;
@@ -257,7 +257,7 @@ export interface components {
             model?: string;
             state?: components["schemas"]["StateEnum"];
             /**
-             * @description pending: not copied yet; ready: audio_url works; failed: could not be copied.
+             * @description Our copy of the media. pending: not copied yet (audio_url streams from the music service); ready: served from our storage; failed: could not be copied.
              *
              *     * `pending` - Pending
              *     * `ready` - Ready
@@ -266,12 +266,12 @@ export interface components {
             readonly media: components["schemas"]["MediaEnum"];
             /**
              * Format: uri
-             * @description Short-lived signed URL of the stored audio; null until it is copied.
+             * @description Short-lived signed URL of the audio, from the moment the clip is streaming or succeeded: our copy once `media` is ready, until then streamed through from the music service (same URL). Null while the clip has no playable audio.
              */
             readonly audio_url: string | null;
             /**
              * Format: uri
-             * @description Short-lived signed URL of the cover; null until it is copied.
+             * @description Short-lived signed URL of the cover, like `audio_url`.
              */
             readonly image_url: string | null;
             /** Format: date-time */
@@ -672,6 +672,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The music service did not answer for this media; try again (Retry-After). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is busy; see Retry-After. */
             503: {
                 headers: {
@@ -702,6 +711,15 @@ export interface operations {
         responses: {
             /** @description The cover. */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description A byte range. */
+            206: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -747,6 +765,15 @@ export interface operations {
             };
             /** @description Too many requests; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The music service did not answer for this media; try again (Retry-After). */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

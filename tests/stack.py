@@ -55,6 +55,7 @@ class Stack:
         webhooks: bool = False,
         broker_url: str | None = None,
         worker_threads: int = 8,
+        media_worker: bool = True,
         web_workers: int = 1,
         env: dict[str, str] | None = None,
         database_url: str | None = None,
@@ -65,6 +66,7 @@ class Stack:
         self.webhooks = webhooks
         self.broker_url = broker_url
         self.worker_threads = worker_threads
+        self.media_worker = media_worker
         self.web_workers = web_workers
         self.extra_env = env or {}
         # A PostgreSQL server to create the stack's database in; default: DATABASE_URL's.
@@ -186,18 +188,20 @@ class Stack:
         self.start_redis()
 
     def start_worker(self) -> None:
-        self._spawn(
-            "worker",
-            [
-                PYTHON,
-                "manage.py",
-                "rundramatiq",
-                "--processes",
-                "1",
-                "--threads",
-                str(self.worker_threads),
-            ],
-        )
+        """The generations pool; media copies have their own (as `make run` starts them)."""
+        self._spawn("worker", self._worker(("polls", "generations"), self.worker_threads))
+        if self.media_worker and "media-worker" not in self.procs:
+            self.start_media_worker()
+
+    def start_media_worker(self) -> None:
+        self._spawn("media-worker", self._worker(("media",), 4))
+
+    @staticmethod
+    def _worker(queues: tuple[str, ...], threads: int) -> list[str]:
+        return [
+            *(PYTHON, "manage.py", "rundramatiq", "--processes", "1"),
+            *("--threads", str(threads), "--queues", *queues),
+        ]
 
     def kill_worker(self) -> None:
         """kill -9 the worker and its children, mid-flight."""

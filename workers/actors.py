@@ -70,16 +70,28 @@ def poll_generation(generation_id: str, seq: int) -> None:
 
 @dramatiq.actor(
     actor_name=dispatch.COPY_CLIP_MEDIA,
-    queue_name=dispatch.QUEUES[dispatch.COPY_CLIP_MEDIA],
+    queue_name=dispatch.queue_of(dispatch.COPY_CLIP_MEDIA),
     priority=MEDIA_PRIORITY,
-    max_retries=settings.RETRY_MAX_RETRIES,
+    max_retries=settings.MEDIA_RETRY_MAX_RETRIES,
     min_backoff=settings.RETRY_MIN_BACKOFF_MS,
     max_backoff=settings.RETRY_MAX_BACKOFF_MS,
+    on_retry_exhausted=dispatch.GIVE_UP_CLIP_MEDIA,
     time_limit=300_000,
 )
 def copy_clip_media(clip_id: str) -> None:
     """Copy a succeeded clip's audio and cover into our storage (retried when transient)."""
     media.clip_copy_media(clip_id=clip_id, fetch=get_fetcher())
+
+
+@dramatiq.actor(
+    actor_name=dispatch.GIVE_UP_CLIP_MEDIA,
+    queue_name=dispatch.queue_of(dispatch.GIVE_UP_CLIP_MEDIA),
+    priority=MEDIA_PRIORITY,
+    max_retries=3,
+)
+def give_up_clip_media(message: dict, retry_info: dict) -> None:
+    """Called by Dramatiq's Retries when a copy ran out of retries; stream-through still plays."""
+    media.clip_copy_give_up(clip_id=message["args"][0], attempts=retry_info.get("retries", 0))
 
 
 @dramatiq.actor(

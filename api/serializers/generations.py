@@ -8,9 +8,11 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api import passthrough
 from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
 from api.signing import Grant, grant_issue, signed_url
 from generations.models import (
+    PLAYABLE_CLIP_STATES,
     Clip,
     ClipState,
     ErrorCode,
@@ -176,16 +178,19 @@ def _grant(context: dict) -> Grant:
 
 class ClipSerializer(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField(
-        help_text="Short-lived signed URL of the stored audio; null until it is copied."
+        help_text="Short-lived signed URL of the audio, from the moment the clip is streaming "
+        "or succeeded: our copy once `media` is ready, until then streamed through from the "
+        "music service (same URL). Null while the clip has no playable audio."
     )
     image_url = serializers.SerializerMethodField(
-        help_text="Short-lived signed URL of the cover; null until it is copied."
+        help_text="Short-lived signed URL of the cover, like `audio_url`."
     )
     media = serializers.ChoiceField(
         source="media_state",
         choices=MediaState.choices,
         read_only=True,
-        help_text="pending: not copied yet; ready: audio_url works; failed: could not be copied.",
+        help_text="Our copy of the media. pending: not copied yet (audio_url streams from the "
+        "music service); ready: served from our storage; failed: could not be copied.",
     )
 
     class Meta:
@@ -213,7 +218,11 @@ class ClipSerializer(serializers.ModelSerializer):
         return self._media_url(clip, "image")
 
     def _media_url(self, clip: Clip, kind: str) -> str | None:
-        if clip.media_state != MediaState.READY or not getattr(clip, f"{kind}_file"):
+        copied = clip.media_state == MediaState.READY and getattr(clip, f"{kind}_file")
+        streamable = clip.state in PLAYABLE_CLIP_STATES and (
+            passthrough.refusal(getattr(clip, f"vendor_{kind}_url")) is None
+        )
+        if not (copied or streamable):
             return None
         return signed_url(self.context["request"], clip.pk, kind, _grant(self.context))
 

@@ -33,6 +33,7 @@ def problem_responses(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
         416: "The range is outside the file.",
         422: "The Idempotency-Key was used with a different body.",
         429: "Over quota or rate; see Retry-After and the RateLimit headers.",
+        502: "The music service did not answer for this media; try again (Retry-After).",
     }
     return {
         (status, "application/problem+json"): OpenApiResponse(

@@ -12,12 +12,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import ranges
+from api import passthrough, ranges
 from api.serializers.generations import ClipSerializer
 from api.serializers.problems import problem_responses
 from api.signing import SignatureInvalid, signature_verify
 from generations.media import served_type
-from generations.models import Clip, MediaState
+from generations.models import PLAYABLE_CLIP_STATES, Clip, MediaState
 from generations.selectors import clip_get
 
 
@@ -69,7 +69,11 @@ class _ClipMediaView(APIView):
         clip = self._clip(request, pk)
         name = getattr(clip, f"{self.kind}_file").name
         if clip.media_state != MediaState.READY or not name:
-            raise Http404
+            if clip.state not in PLAYABLE_CLIP_STATES:
+                raise Http404
+            # Until our copy lands (or when it could not be made), straight from the vendor.
+            url = getattr(clip, f"vendor_{self.kind}_url")
+            return passthrough.serve(request, url=url, kind=self.kind)
         return ranges.serve(
             request,
             name=name,
@@ -113,12 +117,14 @@ class ClipAudioView(_ClipMediaView):
         operation_id="getClipAudio",
         summary="Stream a clip's audio",
         description="The stored copy, with `Accept-Ranges`, single-range 206, `ETag` and "
-        "`Last-Modified`. Works in `<audio src>` through the signed `audio_url`.",
+        "`Last-Modified`. Works in `<audio src>` through the signed `audio_url`. Before the "
+        "copy is ready (a `streaming` or just `succeeded` clip) the audio is streamed through "
+        "from the music service, Range forwarded, not cached (502 when it does not answer).",
         parameters=MEDIA_PARAMETERS,
         responses={
             (200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The audio."),
             (206, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description="A byte range."),
-            **problem_responses(401, 403, 404, 416),
+            **problem_responses(401, 403, 404, 416, 502),
         },
         tags=["clips"],
     )
@@ -136,7 +142,8 @@ class ClipImageView(_ClipMediaView):
         parameters=MEDIA_PARAMETERS,
         responses={
             (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The cover."),
-            **problem_responses(401, 403, 404, 416),
+            (206, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="A byte range."),
+            **problem_responses(401, 403, 404, 416, 502),
         },
         tags=["clips"],
     )

@@ -211,3 +211,17 @@ def test_a_signed_url_works_whatever_authorization_header_comes_along(alice_clie
     response = stale.get(url)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == AUDIO
+
+
+def test_under_asgi_the_file_is_read_in_chunks_off_the_event_loop(alice_client, clip):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    url = alice_client.get(f"/api/v1/clips/{clip.pk}").json()["audio_url"]
+
+    async def play():
+        response = await AsyncClient().get(url, headers={"Range": "bytes=10-10009"})
+        return response, b"".join([chunk async for chunk in response.streaming_content])
+
+    response, data = async_to_sync(play)()
+    assert (response.status_code, data) == (206, AUDIO[10:10010])

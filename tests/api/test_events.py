@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
@@ -175,5 +177,27 @@ def test_a_signature_for_another_generation_is_403(running, alice, generation_fa
         )
         forged = resource.json()["events_url"].replace(str(other.pk), str(running.pk), 1)
         assert (await AsyncClient().get(forged)).status_code == 403
+
+    scenario()
+
+
+def test_a_clip_turning_streaming_is_announced_so_a_player_can_start(running, token):
+    @async_to_sync
+    async def scenario():
+        reader = Reader(
+            await AsyncClient().get(url(running), headers={"Authorization": f"Bearer {token}"})
+        )
+        await reader.event()
+
+        def streaming():
+            Clip.objects.create(generation=running, vendor_clip_id="c", state="streaming")
+            from generations import events
+
+            events.publish(running.pk, events.CLIP_STREAMING)
+
+        await sync_to_async(streaming)()
+        frame = dict(line.split(": ", 1) for line in (await reader.frame()).splitlines())
+        assert frame["event"] == "generation"
+        assert json.loads(frame["data"])["clips"][0]["state"] == "streaming"
 
     scenario()

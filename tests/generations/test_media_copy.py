@@ -50,8 +50,10 @@ def test_finishing_a_generation_queues_one_copy_per_succeeded_clip(
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.generation_poll(generation_id=generation.pk, seq=1, upstream=upstream)
     succeeded = generation.clips.get(state=ClipState.SUCCEEDED)
-    copies = [m.args for m in sent_messages if m.actor_name == "copy_clip_media"]
-    assert copies == [(str(succeeded.pk),)]
+    copies = [(m.queue_name, m.args) for m in sent_messages if m.actor_name == "copy_clip_media"]
+    assert copies == [("media", (str(succeeded.pk),))]  # not behind (or in front of) the polls
+    polls = {m.queue_name for m in sent_messages if m.actor_name == "poll_generation"}
+    assert polls == {"generations.DQ"}  # the delayed poll, on the generations queue
 
 
 def test_the_audio_and_cover_are_copied_once(finished_clip, fetch):
@@ -175,3 +177,18 @@ def test_every_allowed_audio_type_is_copied(finished_clip, content_type):
         cdn.close()
     clip = Clip.objects.get(pk=finished_clip.pk)
     assert (clip.media_state, clip.audio_type) == (MediaState.READY, content_type)
+
+
+def test_a_copy_that_ran_out_of_retries_ends_failed_with_a_reason(finished_clip):
+    media.clip_copy_give_up(clip_id=finished_clip.pk, attempts=8)
+    clip = Clip.objects.get(pk=finished_clip.pk)
+    assert clip.media_state == MediaState.FAILED
+    assert "8 attempts" in clip.media_error
+
+
+def test_the_copy_actor_gives_up_into_a_failed_copy():
+    from workers import actors
+
+    assert actors.copy_clip_media.queue_name == "media"
+    assert actors.copy_clip_media.options["on_retry_exhausted"] == "give_up_clip_media"
+    assert actors.give_up_clip_media.queue_name == "media"
