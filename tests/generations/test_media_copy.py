@@ -53,7 +53,7 @@ def test_finishing_a_generation_queues_one_copy_per_succeeded_clip(
     copies = [(m.queue_name, m.args) for m in sent_messages if m.actor_name == "copy_clip_media"]
     assert copies == [("media", (str(succeeded.pk),))]  # not behind (or in front of) the polls
     polls = {m.queue_name for m in sent_messages if m.actor_name == "poll_generation"}
-    assert polls == {"generations.DQ"}  # the delayed poll, on the generations queue
+    assert polls == {"polls.DQ"}  # the delayed poll, on the polls queue
 
 
 def test_the_audio_and_cover_are_copied_once(finished_clip, fetch):
