@@ -41,19 +41,27 @@ function render(generation) {
     $("error").hidden = false;
     $("error").textContent = generation.error.detail;
   }
-  $("clips").replaceChildren(
-    ...generation.clips
-      .filter((clip) => clip.audio_url)
-      .map((clip) => {
-        const card = document.createElement("div");
-        card.className = "clip";
-        card.innerHTML = `<img alt=""><div><strong></strong><audio controls preload="none"></audio></div>`;
-        card.querySelector("img").src = clip.image_url || "";
-        card.querySelector("strong").textContent = `${clip.title} (${Math.round(clip.duration)} s)`;
-        card.querySelector("audio").src = clip.audio_url; // signed: no header needed
-        return card;
-      }),
-  );
+  // A clip's card is made once and kept in the page: replacing its <audio> would stop a song
+  // that plays (its URL keeps working when the copy lands, so later events change nothing).
+  if ($("clips").dataset.generation !== generation.id) {
+    $("clips").replaceChildren();
+    $("clips").dataset.generation = generation.id;
+  }
+  for (const clip of generation.clips.filter((c) => c.audio_url)) {
+    let card = $("clips").querySelector(`[data-clip="${clip.id}"]`);
+    if (!card) {
+      card = document.createElement("div");
+      card.className = "clip";
+      card.dataset.clip = clip.id;
+      card.innerHTML = `<img alt=""><div><strong></strong><audio controls preload="none"></audio></div>`;
+      card.querySelector("audio").src = clip.audio_url; // signed: no header needed
+      $("clips").append(card);
+    }
+    if (clip.image_url && !card.querySelector("img").getAttribute("src")) {
+      card.querySelector("img").src = clip.image_url;
+    }
+    card.querySelector("strong").textContent = `${clip.title} (${Math.round(clip.duration)} s)`;
+  }
 }
 
 async function showQuota() {
