@@ -45,6 +45,10 @@ def newcomer_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Launcher:
     """One `python -m config.runstack` (what `make run` runs) in `checkout`."""
 
@@ -59,6 +63,9 @@ class Launcher:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # As from a terminal: a suite started in the background (CI, nohup) inherits an
+                # ignored SIGINT, and make then ignores the Ctrl-C these tests send it.
+                preexec_fn=_interruptible,
             )
 
     def text(self) -> str:
