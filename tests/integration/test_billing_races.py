@@ -62,7 +62,7 @@ def test_a_cancel_at_0_8_s_into_a_3_s_create_is_charged(stack):
         url = f"{stack.base}/api/v1/generations/{generation['id']}/cancel"
         answer = session.post(url, timeout=30)
         assert (answer.status_code, answer.json()["status"]) == (200, "canceled")
-        wait_for(lambda: successful_creates(stack), 30, "the vendor's create")
+        wait_for(lambda: successful_creates(stack), 90, "the vendor's create")
     finally:
         stack.configure_simulator(faults={})
     usage, _ = _settled(stack, session)

@@ -104,7 +104,7 @@ def test_sixty_four_clients_against_sixteen_connections_get_no_errors(pg):
         assert set(codes) <= {200, 202}, (codes, stack.log("web")[-3000:])
         assert codes[202] == CLIENTS * ROUNDS
         # One web process and one worker process, each within its pool (the sampler not counted).
-        assert backends.peak <= 2 * POOL_MAX, backends.peak
+        assert backends.peak <= 3 * POOL_MAX, backends.peak  # web, worker, media worker
 
 
 def _occupy_every_free_connection(url: str) -> list[psycopg.Connection]:
