@@ -253,7 +253,13 @@ def _finish(generation: Generation, status: UpstreamStatus) -> None:
                 to=Status.SUCCEEDED,
                 next_check_at=None,
             )
+            if moved:
+                _store_clips(generation, status)
+                _copy_media_on_commit(generation.pk)
         else:
+            # Every clip failed at the vendor, which refunds such a task: the clips go in before
+            # the move, whose settlement reads them (quotas: the refund rule).
+            _store_clips(generation, status)
             reason = next((c.error for c in status.clips if c.error), "")
             moved = states.transition(
                 generation_id=generation.pk,
@@ -263,10 +269,8 @@ def _finish(generation: Generation, status: UpstreamStatus) -> None:
                 error_code=ErrorCode.INTERNAL,
                 error_detail=f"The music service could not generate this song. {reason}".strip(),
             )
-        if moved:
-            _store_clips(generation, status)
-            if succeeded:
-                _copy_media_on_commit(generation.pk)
+            if not moved:
+                transaction.set_rollback(True)  # someone else ended it: leave its clips alone
     if moved:
         logger.info("generation %s %s", generation.pk, "succeeded" if succeeded else "failed")
 

@@ -5,9 +5,10 @@ Counters live on the user's `Account` row and change only through conditional UP
 overshoot a limit, on PostgreSQL or SQLite. Every change is also written to the ledger, from which
 usage can be recomputed and audited.
 
-Costs: a generation holds one unit from acceptance. It gives the unit back when it fails (the
-vendor refunds failed tasks) or is canceled before it reached the vendor; a cancel after the
-vendor accepted it still costs the unit, because the vendor has spent the credits. While the
+Costs: a generation holds one unit from acceptance. It gives the unit back when it fails or is
+canceled before it reached the vendor, or when the vendor itself failed its task (the vendor
+refunds those); once the vendor accepted it, any other end (a cancel, a time-out here, polls out
+of retries) still costs the unit, because the vendor has spent the credits. While the
 vendor's create is in flight nothing settles: its outcome does (see `generations.submissions`).
 """
 
@@ -27,6 +28,8 @@ from generations.errors import DomainError
 from generations.models import (
     IN_FLIGHT_STATUSES,
     Account,
+    Clip,
+    ClipState,
     Generation,
     LedgerEntry,
     LedgerKind,
@@ -191,12 +194,29 @@ def quota_settle(*, generation_id: Any) -> None:
     ).first()
     if generation is None or reservation is None:
         return
-    refund = generation["status"] == Status.FAILED or (
-        generation["status"] == Status.CANCELED and not generation["vendor_task_id"]
-    )
     quota_settle_reservation(
-        reservation=reservation, generation_id=generation_id, charge=not refund
+        reservation=reservation,
+        generation_id=generation_id,
+        charge=not _vendor_spent_nothing(generation_id, generation),
     )
+
+
+def _vendor_spent_nothing(generation_id: Any, generation: dict) -> bool:
+    """The refund rule: did the vendor end up charging nothing for this generation?
+
+    Without a vendor task, a failed or canceled generation cost nothing. With one, the vendor
+    bills the task and refunds it only when it reports the task failed (every clip failed): a
+    generation timed out here, whose polls ran out of retries, whose task the vendor lost or
+    whose poll answer was unusable still cost the credits, and so does a cancel after the task.
+    """
+    if generation["status"] not in (Status.FAILED, Status.CANCELED):
+        return False
+    if not generation["vendor_task_id"]:
+        return True
+    if generation["status"] == Status.CANCELED:
+        return False
+    clips = Clip.objects.filter(generation_id=generation_id)
+    return clips.exists() and not clips.exclude(state=ClipState.FAILED).exists()
 
 
 def quota_settle_reservation(

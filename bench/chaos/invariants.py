@@ -152,7 +152,8 @@ def check_all(
     # The vendor bills every task it created and refunds those whose clips all failed. Two
     # documented differences (README "Guarantees"): an unanswered create is charged as
     # `unconfirmed` even if the vendor never received it; a generation canceled after the vendor
-    # accepted it is charged even if its task then fails (we stop following it). A deleted row
+    # accepted it, or that ended here (timed out, polls out of retries) once its task existed, is
+    # charged even if its task then fails (we stop following it). A deleted row
     # no longer says which it was, so a deleted generation whose task failed may count or not.
     billable: Counter[str] = Counter()
     documented: Counter[str] = Counter()
@@ -166,7 +167,9 @@ def check_all(
             continue
         unconfirmed_charge = g is not None and g["error_code"] == "unconfirmed"
         canceled_after_accept = g is not None and g["status"] == "canceled" and bool(its)
-        if unconfirmed_charge or canceled_after_accept:
+        # Timed out here or polls out of retries: charged, the task may fail at the vendor later.
+        ended_here = g is not None and g["error_code"] in ("timed_out", "unavailable") and bool(its)
+        if unconfirmed_charge or canceled_after_accept or ended_here:
             documented[item.user] += 1
         elif g is None and its and item.action == "delete":
             maybe[item.user] += 1
