@@ -1,16 +1,24 @@
 """IETF RateLimit headers, the per-minute create limit and the read throttle, all on the shared
-cache (Redis), so every web process counts together."""
+cache (Redis), so every web process counts together.
+
+Both are courtesies, not money: the quota and the ledger live in the database. While Redis is
+unreachable (a restart) they let requests through, uncounted, rather than answer a 500.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import UserRateThrottle
 
 from generations.errors import DomainError
 from generations.quotas import Usage
+
+logger = logging.getLogger(__name__)
 
 MINUTE_S = 60
 
@@ -38,13 +46,17 @@ def headers(usage: Usage, *, creates_left: int | None = None) -> dict[str, str]:
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
-def count_create(*, user_id: int, usage: Usage) -> int:
+def count_create(*, user_id: int, usage: Usage) -> int | None:
     """Count one create in this minute's window (atomic INCR in Redis); return how many are left
-    or raise CreateRateExceeded."""
+    (None: Redis is unreachable, the create goes through uncounted) or raise CreateRateExceeded."""
     window = int(time.time()) // MINUTE_S
     key = f"creates:{user_id}:{window}"
-    cache.add(key, 0, timeout=2 * MINUTE_S)
-    count = cache.incr(key)
+    try:
+        cache.add(key, 0, timeout=2 * MINUTE_S)
+        count = cache.incr(key)
+    except redis.RedisError as exc:
+        logger.warning("create not counted, Redis is unreachable: %s", exc)
+        return None
     limit = usage.plan.creates_per_minute
     if count > limit:
         raise CreateRateExceeded(
@@ -66,4 +78,8 @@ class ReadRateThrottle(UserRateThrottle):
     def allow_request(self, request, view) -> bool:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             return True
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except redis.RedisError as exc:
+            logger.warning("read not throttled, Redis is unreachable: %s", exc)
+            return True

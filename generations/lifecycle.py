@@ -236,11 +236,16 @@ def generation_poll_now(*, generation_id: Any) -> None:
     """Poll at once (a vendor webhook said something happened); polling stays the truth.
 
     Starts a new poll chain, which supersedes the scheduled poll: it will be dropped without
-    asking the vendor again.
+    asking the vendor again. With the broker unreachable (a restart) the poll is left due, and
+    the reconciler sends it; the delivery itself was received.
     """
     generation = Generation.objects.filter(pk=generation_id, status=Status.RUNNING).first()
-    if generation is not None:
+    if generation is None:
+        return
+    try:
         _schedule_poll(generation_id, seq=generation.poll_seq, delay_s=0)
+    except dispatch.BROKER_DOWN as exc:
+        logger.warning("poll of %s not sent, the broker is unreachable: %s", generation_id, exc)
 
 
 def _finish(generation: Generation, status: UpstreamStatus) -> None:

@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -59,9 +60,15 @@ def webhook_receive(
     # Only signed, fresh deliveries reach here, so remembering them for twice the tolerance
     # window refuses every replay. The id is not signed (anyone may change it), so the signed
     # content is remembered too; the id still catches the vendor re-signing a retried event.
+    # While Redis is unreachable (a restart) the check cannot be made: the delivery is honoured,
+    # since all it can do is ask for one more status poll, which polling itself would make.
     window = 2 * tolerance
-    fresh_content = cache.add(f"webhook:{generation_id}:{expected.hexdigest()}", 1, window)
-    fresh_id = cache.add(f"webhook:{event_id}", 1, timeout=window)
+    try:
+        fresh_content = cache.add(f"webhook:{generation_id}:{expected.hexdigest()}", 1, window)
+        fresh_id = cache.add(f"webhook:{event_id}", 1, timeout=window)
+    except redis.RedisError as exc:
+        logger.warning("webhook %s not checked for replay, Redis is unreachable: %s", event_id, exc)
+        fresh_content = fresh_id = True
     if not (fresh_content and fresh_id):
         raise WebhookReplayed("This delivery was already received.")
     logger.info("webhook %s for generation %s accepted", event_id, generation_id)

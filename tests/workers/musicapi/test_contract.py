@@ -75,6 +75,33 @@ def test_an_unanswered_create_is_unconfirmed_not_transient(simulator):
         client.create(describe())
 
 
+def test_a_hanging_create_has_made_the_task_and_is_unconfirmed(simulator):
+    """The vendor accepts, makes the task, and answers only after the client gave up."""
+    simulator.configure(faults={"hang": 1.0, "hang_s": 1.0})
+    client = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY, timeout_s=(1, 0.3))
+    with pytest.raises(OutcomeUnknownError, match="no answer"):
+        client.create(describe("hung #1"))
+    assert [t["prompt"] for t in simulator.ledger()["tasks"]] == ["hung #1"]
+
+
+def test_a_hanging_poll_is_a_transient_timeout(simulator):
+    task_id = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY).create(describe())
+    simulator.configure(faults={"hang": 1.0, "hang_s": 1.0})
+    client = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY, timeout_s=(1, 0.3))
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="timed out"):
+        client.status(task_id)
+    assert time.monotonic() - started < 0.9  # the client's timeout, not the vendor's hang
+
+
+def test_a_create_marked_hang_create_hangs(simulator):
+    client = MusicApiClient(base_url=f"{simulator.public_url}/api/v1", key=KEY, timeout_s=(1, 0.3))
+    simulator.configure(faults={"hang_s": 1.0})
+    with pytest.raises(OutcomeUnknownError):
+        client.create(describe("[sim:hang-create] x"))
+    assert len(simulator.ledger()["tasks"]) == 1
+
+
 class _HangUp(BaseHTTPRequestHandler):
     """Reads the whole request, then closes the connection without a word."""
 
@@ -483,6 +510,32 @@ def test_a_lost_webhook_never_arrives(client, simulator, receiver):
         time.sleep(0.05)
     assert simulator.webhooks[0]["lost"] is True
     assert _Receiver.received == []
+
+
+@pytest.mark.parametrize(
+    ("marker", "faults"),
+    [("[sim:duplicate-webhook] ", {}), ("", {"duplicate_webhook": 1.0})],
+    ids=["marker", "rate"],
+)
+def test_a_duplicated_webhook_arrives_twice_with_one_event_id(
+    client, simulator, receiver, marker, faults
+):
+    """Deliveries can repeat: the vendor's retry carries the same event id, signed again."""
+    simulator.configure(faults={**faults, "duplicate_webhook_after_s": 1.1})
+    url = f"http://127.0.0.1:{receiver.server_port}/hook"
+    client.create(describe(f"{marker}twice", webhook_url=url, webhook_secret="s3cret"))
+    deadline = time.monotonic() + 5
+    while len(_Receiver.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_Receiver.received) == 2
+    (first, first_body), (second, second_body) = _Receiver.received
+    assert first["X-Webhook-Id"] == second["X-Webhook-Id"]
+    assert first_body == second_body
+    for headers in (first, second):
+        timestamp = headers["X-Webhook-Timestamp"]
+        expected = hmac.new(b"s3cret", f"{timestamp}.".encode() + first_body, hashlib.sha256)
+        assert headers["X-Webhook-Signature"] == f"sha256={expected.hexdigest()}"
+    assert [w["duplicate"] for w in simulator.webhooks] == [False, True]
 
 
 def test_the_audio_is_a_real_wav_of_the_reported_duration_with_ranges(client):

@@ -141,6 +141,14 @@ class Simulator:
 
     # --- random faults -------------------------------------------------------------------------
 
+    def _draw(self, rate: float) -> bool:
+        """One random fault; no draw at all for a rate of 0, so adding a kind of fault leaves
+        the sequence of an existing seeded profile as it was."""
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
     def _random_fault(self, task: Task | None = None):
         faults = self.faults
         with self._lock:
@@ -149,6 +157,8 @@ class Simulator:
             rate_limited = self._rng.random() < faults.rate_limit
         if slow or (task and "slow" in task.markers):
             time.sleep(faults.slow_s)
+        if task is not None and self._draw(faults.hang):
+            time.sleep(faults.hang_s)  # a status call the client has given up on
         if server_error:
             return 500, [], {"code": 500, "message": "Internal Server Error"}
         if rate_limited:
@@ -210,6 +220,8 @@ class Simulator:
             for index, clip_id in enumerate(task.clip_ids):
                 self._clips[clip_id] = (task, index)
         self._schedule_webhook(task, environ)
+        if "hang-create" in found or self._draw(self.faults.hang):
+            time.sleep(self.faults.hang_s)  # the task is made; its answer comes too late
         return 200, [], {"message": "success", "task_id": task.id}, task.id
 
     def _create_marker_answer(self, found: set[str], prompt: str):
@@ -365,16 +377,45 @@ class Simulator:
         timer.daemon = True
         timer.start()
 
-    def _deliver_webhook(self, task: Task) -> None:
-        with self._lock:
-            lost = "lost-webhook" in task.markers or self._rng.random() < self.faults.lost_webhook
+    def _deliver_webhook(self, task: Task, repeat_of: dict | None = None) -> None:
+        """One delivery; `repeat_of` (the first delivery's body and event id) makes it the
+        vendor's repeat of that event: the same id and body, signed again."""
+        if repeat_of is None:
+            with self._lock:
+                lost = (
+                    "lost-webhook" in task.markers or self._rng.random() < self.faults.lost_webhook
+                )
+        else:
+            lost = False
         event = "song.failed" if len(task.failed) == CLIPS_PER_TASK else "song.completed"
-        record = {"task_id": task.id, "event": event, "lost": lost, "at": time.time()}
+        record = {
+            "task_id": task.id,
+            "event": event,
+            "lost": lost,
+            "duplicate": repeat_of is not None,
+            "at": time.time(),
+        }
         self.webhooks.append(record)
         if lost:
             return
-        body = json.dumps({**self._task_body(task, 1.0), "event": event}).encode()
-        headers = sign_webhook(body, str(task.payload.get("webhook_secret") or ""))
+        if repeat_of is None:
+            body = json.dumps({**self._task_body(task, 1.0), "event": event}).encode()
+            headers = sign_webhook(body, str(task.payload.get("webhook_secret") or ""))
+            if "duplicate-webhook" in task.markers or self._draw(self.faults.duplicate_webhook):
+                repeat = {"body": body, "event_id": headers["X-Webhook-Id"]}
+                timer = threading.Timer(
+                    self.faults.duplicate_webhook_after_s,
+                    self._deliver_webhook,
+                    args=(task,),
+                    kwargs={"repeat_of": repeat},
+                )
+                timer.daemon = True
+                timer.start()
+        else:
+            body = repeat_of["body"]
+            headers = sign_webhook(
+                body, str(task.payload.get("webhook_secret") or ""), event_id=repeat_of["event_id"]
+            )
         headers["X-Webhook-Event"] = event
         try:
             response = requests.post(
@@ -464,11 +505,13 @@ class Simulator:
             )
 
 
-def sign_webhook(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+def sign_webhook(
+    body: bytes, secret: str, timestamp: int | None = None, event_id: str | None = None
+) -> dict[str, str]:
     """The vendor's webhook headers: HMAC-SHA256(secret, "{timestamp}.{raw body}")."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    event_id = str(uuid.uuid4())
+    event_id = event_id or str(uuid.uuid4())
     return {
         "Content-Type": "application/json",
         "X-Webhook-Id": event_id,

@@ -28,7 +28,10 @@ MARKERS = {
     "never": "the task never finishes",
     "slow": "every response to this task waits `slow_s` seconds first",
     "slow-create": "the create waits `slow_s` seconds before making the task and answering",
+    "hang-create": "the create makes the task, then answers only after `hang_s` (past the "
+    "client's read timeout)",
     "lost-webhook": "no webhook is delivered for this task",
+    "duplicate-webhook": "the webhook is delivered twice: the same event id, signed again",
 }
 
 
@@ -41,9 +44,15 @@ class FaultProfile:
     retry_after_s: float = 2.0
     slow: float = 0.0  # an answer delayed by slow_s
     slow_s: float = 3.0
+    # A call accepted and left unanswered for hang_s, longer than the client's read timeout (30 s);
+    # a create has made its task first. Answered, too late, when hang_s is up.
+    hang: float = 0.0
+    hang_s: float = 40.0
     moderation: float = 0.0  # 403 moderation on create
     failed_clip: float = 0.0  # one clip of a task fails
     lost_webhook: float = 0.0  # a webhook delivery never leaves
+    duplicate_webhook: float = 0.0  # a delivery repeated (the same event id, signed again)
+    duplicate_webhook_after_s: float = 1.5
     seed: int | None = None
 
     @classmethod
@@ -58,9 +67,11 @@ class FaultProfile:
             "server_error",
             "rate_limit",
             "slow",
+            "hang",
             "moderation",
             "failed_clip",
             "lost_webhook",
+            "duplicate_webhook",
         ):
             if not 0.0 <= getattr(profile, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
