@@ -72,7 +72,10 @@ schema: install node_modules/.installed
 	@echo "Wrote openapi/schema.yaml and openapi/schema.d.ts"
 
 # Starts its own processes on loopback; prints vendor calls per generation and latencies.
+# bench.creates runs on PostgreSQL (DATABASE_URL's server, else a throwaway one) and writes
+# its table to docs/benchmarks.md.
 bench: install
+	$(BIN)/python -m bench.creates $(BENCH_CREATES_ARGS)
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 	$(BIN)/python -m bench.demo_time
 	$(BIN)/python -m bench.audio $(BENCH_AUDIO_ARGS)

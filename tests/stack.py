@@ -57,6 +57,8 @@ class Stack:
         worker_threads: int = 8,
         media_worker: bool = True,
         web_workers: int = 1,
+        web_server: str = "uvicorn",
+        workers: bool = True,
         env: dict[str, str] | None = None,
         database_url: str | None = None,
     ) -> None:
@@ -68,6 +70,11 @@ class Stack:
         self.worker_threads = worker_threads
         self.media_worker = media_worker
         self.web_workers = web_workers
+        # "uvicorn": one process, as `make run`; "gunicorn": the production web tier,
+        # `web_workers` uvicorn workers under gunicorn (WEB_CONCURRENCY); "gunicorn-wsgi": the
+        # same number of threaded WSGI workers, for comparison (no streaming responses).
+        self.web_server = web_server
+        self.workers = workers
         self.extra_env = env or {}
         # A PostgreSQL server to create the stack's database in; default: DATABASE_URL's.
         self.database_url = database_url or os.environ.get("DATABASE_URL", "")
@@ -116,21 +123,9 @@ class Stack:
                 "import dramatiq; from generations import dispatch; b = dramatiq.get_broker(); "
                 "[b.declare_queue(q) for q in dispatch.ALL_QUEUES]; b.flush_all()",
             )
-        self._spawn(
-            "web",
-            [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.web_port),
-                "--no-access-log",
-            ],
-        )
-        self.start_worker()
+        self._spawn("web", self._web_command())
+        if self.workers:
+            self.start_worker()
         # Generous: on a loaded 2-core machine a cold Django start alone can take half a minute.
         wait_for(lambda: requests.get(f"{self.base}/healthz", timeout=1).ok, 120, "web app")
         wait_for(
@@ -186,6 +181,24 @@ class Stack:
         self._kill("redis", signal.SIGKILL)
         self.redis_socket.unlink(missing_ok=True)
         self.start_redis()
+
+    def _web_command(self) -> list[str]:
+        gunicorn = [
+            *(PYTHON, "-m", "gunicorn"),
+            *("--workers", str(self.web_workers), "--bind", f"127.0.0.1:{self.web_port}"),
+        ]
+        if self.web_server == "gunicorn":
+            return [
+                *gunicorn,
+                *("--worker-class", "uvicorn.workers.UvicornWorker", "config.asgi:application"),
+            ]
+        if self.web_server == "gunicorn-wsgi":
+            threaded = ("--worker-class", "gthread", "--threads", "8")
+            return [*gunicorn, *threaded, "config.wsgi:application"]
+        return [
+            *(PYTHON, "-m", "uvicorn", "config.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(self.web_port), "--no-access-log"),
+        ]
 
     def start_worker(self) -> None:
         """The generations pool; media copies have their own (as `make run` starts them)."""
