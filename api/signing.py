@@ -27,7 +27,12 @@ SALT = "signed-url"
 BUCKET_S = 300
 
 SIG = re.compile(r"(?P<token>[0-9a-f]{32}):(?P<issued>[0-9A-Za-z]{1,10}):(?P<mac>[\w-]{1,100})")
-ROUTES = {"audio": "clip-audio", "image": "clip-image", "events": "generation-events"}
+ROUTES = {
+    "audio": "clip-audio",
+    "image": "clip-image",
+    "events": "generation-events",
+    "file": "job-file",
+}
 
 
 class SignatureInvalid(Exception):
@@ -51,6 +56,14 @@ class Grant:
 def grant_issue(token_id: str) -> Grant:
     """A fresh grant for a caller authenticated by the API token `token_id` (hex)."""
     return Grant(token_id=token_id, issued_at=int(time.time()) // BUCKET_S * BUCKET_S)
+
+
+def context_grant(context: dict) -> Grant:
+    """What the links in an answer speak for: the caller's token, or the link they came with
+    (context["grant"]), so a link holder is never handed a renewed link."""
+    if context.get("grant") is None:
+        context["grant"] = grant_issue(context["request"].auth.pk.hex)
+    return context["grant"]
 
 
 def _mac(object_id: Any, kind: str, grant: Grant) -> str:

@@ -5,6 +5,14 @@ from api.views.clips import ClipAudioView, ClipImageView, ClipView
 from api.views.events import generation_events
 from api.views.generations import GenerationViewSet
 from api.views.hooks import MusicApiWebhookView
+from api.views.jobs import (
+    ClipLyricsTimelineView,
+    ClipStemsView,
+    ClipWavView,
+    JobFileView,
+    JobView,
+    LyricsView,
+)
 from api.views.me import MeView
 from api.views.tokens import TokenViewSet
 
@@ -19,6 +27,16 @@ urlpatterns = [
     path("clips/<uuid:pk>", ClipView.as_view(), name="clip-detail"),
     path("clips/<uuid:pk>/audio", ClipAudioView.as_view(), name="clip-audio"),
     path("clips/<uuid:pk>/image", ClipImageView.as_view(), name="clip-image"),
+    path("clips/<uuid:pk>/wav", ClipWavView.as_view(), name="clip-wav"),
+    path("clips/<uuid:pk>/stems", ClipStemsView.as_view(), name="clip-stems"),
+    path(
+        "clips/<uuid:pk>/lyrics-timeline",
+        ClipLyricsTimelineView.as_view(),
+        name="clip-lyrics-timeline",
+    ),
+    path("lyrics", LyricsView.as_view(), name="lyrics"),
+    path("jobs/<uuid:pk>", JobView.as_view(), name="job-detail"),
+    path("files/<uuid:pk>", JobFileView.as_view(), name="job-file"),
     path(
         "hooks/musicapi/<uuid:generation_id>",
         MusicApiWebhookView.as_view(),

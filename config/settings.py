@@ -271,6 +271,8 @@ MUSIC_LIMITS = {
     "title": env.int("MUSIC_TITLE_MAX", default=80),
     "tags": env.int("MUSIC_TAGS_MAX", default=200),
     "negative_tags": env.int("MUSIC_NEGATIVE_TAGS_MAX", default=200),
+    # POST /lyrics: the vendor says "less than 120" (read strictly: docs/upstream.md).
+    "lyrics_description": 119,
 }
 if MUSIC_DEFAULT_MODEL not in MUSIC_MODELS:
     raise ImproperlyConfigured(f"MUSIC_DEFAULT_MODEL {MUSIC_DEFAULT_MODEL!r} is not a MUSIC_MODEL")
@@ -328,6 +330,11 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "generations", "description": "Ask for music and follow it until it is done."},
         {"name": "clips", "description": "The songs a generation made, and their audio."},
+        {
+            "name": "jobs",
+            "description": "What a clip is turned into (WAV, stems, lyrics timeline), and "
+            "lyrics drafts: asynchronous, each a job with its result.",
+        },
         {"name": "me", "description": "Your plan and usage."},
         {"name": "tokens", "description": "Your personal API tokens."},
         {"name": "hooks", "description": "For the vendor only."},
@@ -448,6 +455,10 @@ DEFAULT_PLAN = {
     "max_in_flight": env.int("DEFAULT_PLAN_MAX_IN_FLIGHT", default=3),
     "creates_per_minute": env.int("DEFAULT_PLAN_CREATES_PER_MINUTE", default=10),
 }
+# What each job costs in plan units until plans speak in credits: a song (15 vendor credits) is
+# one unit; an operation costs its vendor price in songs, rounded up (WAV 2, stems 15 / 75,
+# timeline 1, lyrics 10 lyrics credits -> 1, 1, 5, 1, 1).
+OPERATION_UNITS = {"wav": 1, "stems_basic": 1, "stems_full": 5, "lyrics_timeline": 1, "lyrics": 1}
 IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)
 READ_RATE = env.str("READ_RATE", default="600/min")
 

@@ -32,12 +32,23 @@ POLL_GENERATION = "poll_generation"
 GIVE_UP_GENERATION = "give_up_generation"
 COPY_CLIP_MEDIA = "copy_clip_media"
 GIVE_UP_CLIP_MEDIA = "give_up_clip_media"
+# Jobs (WAV, stems, timelines, lyrics) take the same paths as generations.
+SUBMIT_JOB = "submit_job"
+POLL_JOB = "poll_job"
+GIVE_UP_JOB = "give_up_job"
+COPY_JOB_FILE = "copy_job_file"
+GIVE_UP_JOB_FILE = "give_up_job_file"
 QUEUES = {
     SUBMIT_GENERATION: QUEUE,
     POLL_GENERATION: POLL_QUEUE,
     GIVE_UP_GENERATION: QUEUE,
     COPY_CLIP_MEDIA: MEDIA_QUEUE,
     GIVE_UP_CLIP_MEDIA: MEDIA_QUEUE,
+    SUBMIT_JOB: QUEUE,
+    POLL_JOB: POLL_QUEUE,
+    GIVE_UP_JOB: QUEUE,
+    COPY_JOB_FILE: MEDIA_QUEUE,
+    GIVE_UP_JOB_FILE: MEDIA_QUEUE,
 }
 ALL_QUEUES = (POLL_QUEUE, QUEUE, MEDIA_QUEUE)
 # Pools (config/runstack.py, Procfile): one consumes polls and generations, another media, so

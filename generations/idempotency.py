@@ -1,7 +1,9 @@
-"""`Idempotency-Key` for POST /generations, with Stripe's semantics.
+"""`Idempotency-Key` for the POSTs that create (a generation, a job), with Stripe's semantics.
 
-The same key and the same body within IDEMPOTENCY_KEY_TTL_S return the original generation (no new
-reservation, no new task); the same key with a different body is refused; keys are per user.
+The same key and the same body within IDEMPOTENCY_KEY_TTL_S return the original generation or job
+(no new reservation, no new task); the same key with a different body is refused; keys are per
+user, shared by every endpoint (a job's fingerprint includes its path, so one body sent to two
+clips is two requests).
 The key row is claimed in the creating transaction, so of two concurrent requests with one key
 the second waits on the unique index and then sees the first's generation.
 """
@@ -18,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from generations.errors import DomainError
-from generations.models import Generation, IdempotencyKey
+from generations.models import Generation, IdempotencyKey, Job
 
 KEY_MAX_LENGTH = 255
 
@@ -50,11 +52,11 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def key_lookup(*, user: Any, key: str, request_hash: str) -> Generation | None:
-    """The generation this unexpired key already made, or None: a cheap check before any
-    rate counting, without claiming anything (key_claim settles races)."""
+def key_lookup(*, user: Any, key: str, request_hash: str) -> Generation | Job | None:
+    """The generation or job this unexpired key already made, or None: a cheap check before
+    any rate counting, without claiming anything (key_claim settles races)."""
     existing = (
-        IdempotencyKey.objects.select_related("generation")
+        IdempotencyKey.objects.select_related("generation", "job")
         .filter(user=user, key=key, created_at__gte=_cutoff())
         .first()
     )
@@ -63,8 +65,8 @@ def key_lookup(*, user: Any, key: str, request_hash: str) -> Generation | None:
 
 def key_claim(
     *, user: Any, key: str, request_hash: str
-) -> tuple[IdempotencyKey, Generation | None]:
-    """Inside the creating transaction: claim `key`, or return the generation it already made."""
+) -> tuple[IdempotencyKey, Generation | Job | None]:
+    """Inside the creating transaction: claim `key`, or return what it already made."""
     IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=_cutoff()).delete()
     try:
         with transaction.atomic():
@@ -72,18 +74,21 @@ def key_claim(
                 user=user, key=key, request_hash=request_hash
             ), None
     except IntegrityError:
-        existing = IdempotencyKey.objects.select_related("generation").get(user=user, key=key)
+        existing = IdempotencyKey.objects.select_related("generation", "job").get(
+            user=user, key=key
+        )
     return existing, _replayable(existing, request_hash)
 
 
-def _replayable(existing: IdempotencyKey, request_hash: str) -> Generation:
+def _replayable(existing: IdempotencyKey, request_hash: str) -> Generation | Job:
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request body."
         )
-    if existing.generation is None:
+    made = existing.generation or existing.job
+    if made is None:
         raise IdempotencyKeyInProgress("A request with this Idempotency-Key is still in progress.")
-    return existing.generation
+    return made
 
 
 def _cutoff():

@@ -18,8 +18,8 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import events
-from generations.models import Clip, ClipState, MediaState
+from generations import events, jobs
+from generations.models import Clip, ClipState, JobFile, MediaState, Status
 
 logger = logging.getLogger(__name__)
 
@@ -121,16 +121,70 @@ def clip_copy_give_up(*, clip_id: Any, attempts: int) -> None:
 
 
 def _save(clip: Clip, kind: str, fetched: FetchedFile) -> dict[str, str]:
-    extension = EXTENSIONS.get(fetched.content_type, "bin")
-    name = f"clips/{clip.generation_id}/{clip.pk}-{kind}.{extension}"
-    if default_storage.exists(name):
-        default_storage.delete(name)  # a retry after a crash: replace, never "name_abc123"
-    saved = default_storage.save(name, File(fetched.file, name=name))
+    saved = _store(f"clips/{clip.generation_id}/{clip.pk}-{kind}", fetched)
     return {
         f"{kind}_file": saved,
         f"{kind}_type": fetched.content_type,
         f"{kind}_sha256": fetched.sha256,
     }
+
+
+def _store(stem: str, fetched: FetchedFile) -> str:
+    """Save under `stem` plus the type's extension; a retry after a crash replaces the file
+    (never "name_abc123")."""
+    name = f"{stem}.{EXTENSIONS.get(fetched.content_type, 'bin')}"
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, File(fetched.file, name=name))
+
+
+# --- a job's files (WAV, stems) --------------------------------------------------------------
+
+
+def job_file_copy(*, file_id: Any, fetch: Fetch) -> None:
+    """Copy one file a job produced into our storage. Idempotent; raises MediaUnavailable for
+    the caller to retry. Until it lands the file is streamed through from the vendor."""
+    row = JobFile.objects.filter(pk=file_id).select_related("job").first()
+    if row is None or row.media_state != MediaState.PENDING or row.job.status != Status.SUCCEEDED:
+        return
+    try:
+        fetched = fetch(row.vendor_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio")
+    except MediaRefused as exc:
+        JobFile.objects.filter(pk=row.pk).update(
+            media_state=MediaState.FAILED, media_error=str(exc)
+        )
+        jobs.job_announce(row.job_id)
+        logger.error("OPERATOR: job file %s not copied: %s", row.pk, exc)
+        return
+    with fetched.file:
+        saved = _store(f"jobs/{row.job_id}/{row.position:02d}-{row.name}", fetched)
+    updated = JobFile.objects.filter(pk=row.pk, media_state=MediaState.PENDING).update(
+        media_state=MediaState.READY,
+        media_error="",
+        file=saved,
+        content_type=fetched.content_type,
+        sha256=fetched.sha256,
+        size=fetched.size,
+        copied_at=timezone.now(),
+    )
+    if not updated:  # copied by a duplicate message meanwhile: drop an orphan only
+        if not JobFile.objects.filter(file=saved).exists():
+            default_storage.delete(saved)
+        return
+    jobs.job_announce(row.job_id)
+    logger.info("job file %s copied (%d bytes)", row.pk, fetched.size)
+
+
+def job_file_copy_give_up(*, file_id: Any, attempts: int) -> None:
+    """A copy that kept failing for transient reasons: mark it failed, with the reason."""
+    updated = JobFile.objects.filter(pk=file_id, media_state=MediaState.PENDING).update(
+        media_state=MediaState.FAILED,
+        media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
+    )
+    if updated:
+        job_id = JobFile.objects.filter(pk=file_id).values_list("job_id", flat=True).first()
+        jobs.job_announce(job_id)
+        logger.error("OPERATOR: job file %s not copied after %d attempts", file_id, attempts)
 
 
 def media_names(*, generation_id: Any) -> list[str]:

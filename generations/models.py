@@ -164,6 +164,109 @@ class Clip(models.Model):
         return f"{self.title or self.vendor_clip_id} ({self.state})"
 
 
+# --- jobs: what a clip (or a description) is turned into besides songs --------------------------
+
+
+class JobKind(models.TextChoices):
+    WAV = "wav"
+    STEMS_BASIC = "stems_basic"  # vocals + instrumental
+    STEMS_FULL = "stems_full"  # up to 12 tracks
+    LYRICS_TIMELINE = "lyrics_timeline"  # word/line timings of the clip's lyrics
+    LYRICS = "lyrics"  # two title + lyrics drafts from a description (no clip)
+
+
+# Kinds made from one of the user's clips; their results are files or a timeline on that clip.
+CLIP_JOB_KINDS = (JobKind.WAV, JobKind.STEMS_BASIC, JobKind.STEMS_FULL, JobKind.LYRICS_TIMELINE)
+FILE_JOB_KINDS = (JobKind.WAV, JobKind.STEMS_BASIC, JobKind.STEMS_FULL)
+
+
+class Job(models.Model):
+    """One asynchronous vendor operation that is not a song: submitted and polled by workers
+    like a generation (same statuses, same error codes), settled against the quota once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    # The clip it was made from; the job outlives a deleted clip so its reservation still
+    # settles (the vendor id is copied, so workers never need the clip row).
+    clip = models.ForeignKey(
+        Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    vendor_clip_id = models.CharField(max_length=128, blank=True)
+    description = models.CharField(max_length=400, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    vendor_task_id = models.CharField(max_length=128, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    poll_seq = models.PositiveIntegerField(default=0)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=16, choices=ErrorCode.choices, blank=True)
+    error_detail = models.TextField(blank=True)
+    # Results that are data, not files: the timeline's segments, the lyrics drafts.
+    result = models.JSONField(default=dict, blank=True)
+    # The quota units held from acceptance; `settled` flips once, with the terminal move.
+    reservation = models.ForeignKey(
+        "LedgerEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    settled = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="job_owner_recent"),
+            models.Index(fields=["status", "next_check_at"], name="job_status_due"),
+        ]
+        constraints = [
+            # One live (or finished) job per clip and kind: asking again returns it, costs
+            # nothing. A failed one does not count, so it can be asked for again.
+            models.UniqueConstraint(
+                fields=["clip", "kind"],
+                condition=~models.Q(status="failed") & models.Q(clip__isnull=False),
+                name="job_one_per_clip_and_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class JobFile(models.Model):
+    """A file a job produced (the WAV, one stem), copied into our storage like clip audio."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=64)  # "wav", "vocals", "drums", ...
+    position = models.PositiveSmallIntegerField(default=0)
+    vendor_url = models.URLField(max_length=1000)  # internal, never shown to clients
+    media_state = models.CharField(
+        max_length=8, choices=MediaState.choices, default=MediaState.PENDING
+    )
+    media_error = models.TextField(blank=True)
+    file = models.FileField(max_length=300, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    copied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="job_file_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.job_id}"
+
+
 # --- plans, usage and idempotency ----------------------------------------------------------------
 
 
@@ -276,12 +379,14 @@ class PendingCreate(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """Stripe-style `Idempotency-Key` on POST /generations: per user, kept for 24 h."""
+    """Stripe-style `Idempotency-Key` on the POSTs that create (a generation or a job): per user,
+    kept for 24 h."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     generation = models.ForeignKey(Generation, null=True, on_delete=models.CASCADE)
+    job = models.ForeignKey(Job, null=True, on_delete=models.CASCADE)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -31,6 +31,7 @@ from generations.models import (
     Clip,
     ClipState,
     Generation,
+    Job,
     LedgerEntry,
     LedgerKind,
     PendingCreate,
@@ -128,19 +129,39 @@ def quota_reserve(*, user: Any, generation: Generation, plan: Plan | None = None
     `plan`: the user's plan when the caller has just read it (usage_for), saving a second read
     on the create path.
     """
+    return _reserve(user=user, generation=generation, units=1, plan=plan)[0]
+
+
+def quota_reserve_operation(
+    *, user: Any, kind: str, plan: Plan | None = None
+) -> tuple[Usage, LedgerEntry]:
+    """Take the units an operation of `kind` costs (OPERATION_UNITS), for a job rather than a
+    generation; returns the reservation, which the caller settles exactly once with
+    `quota_settle_reservation(generation_id=None)`. Call inside the creating transaction."""
+    return _reserve(user=user, generation=None, units=operation_units(kind), plan=plan)
+
+
+def operation_units(kind: str) -> int:
+    """What an operation costs in plan units (a song is one)."""
+    return settings.OPERATION_UNITS[kind]
+
+
+def _reserve(
+    *, user: Any, generation: Generation | None, units: int, plan: Plan | None
+) -> tuple[Usage, LedgerEntry]:
     plan = plan or plan_for(account_for(user))
     now = timezone.now()
     start, end = period_bounds(plan, now)
     limit = plan.generations_per_period
     # One conditional UPDATE, so concurrent requests can never overshoot: within the current
-    # period while a unit is left, or the first unit of a new period (which resets `used`).
-    fits = Q(period_start=start, used__lt=limit)
-    if limit > 0:
+    # period while the units are left, or the first units of a new period (which resets `used`).
+    fits = Q(period_start=start, used__lte=limit - units)
+    if limit >= units:
         fits |= Q(period_start__lt=start)
     accounts = Account.objects.filter(user=user)
     reserved = accounts.filter(fits, in_flight__lt=plan.max_in_flight).update(
         period_start=start,
-        used=Case(When(period_start__lt=start, then=Value(1)), default=F("used") + 1),
+        used=Case(When(period_start__lt=start, then=Value(units)), default=F("used") + units),
         in_flight=F("in_flight") + 1,
     )
     row = accounts.values("used", "in_flight", "period_start").get()
@@ -152,14 +173,22 @@ def quota_reserve(*, user: Any, generation: Generation, plan: Plan | None = None
         resets_at=end,
     )
     if not reserved:
-        raise _exceeded(usage, now)
-    LedgerEntry.objects.create(
-        user=user, generation=generation, kind=LedgerKind.RESERVE, units=1, period_start=start
+        raise _exceeded(usage, now, units)
+    entry = LedgerEntry.objects.create(
+        user=user, generation=generation, kind=LedgerKind.RESERVE, units=units, period_start=start
     )
-    return usage
+    return usage, entry
 
 
-def _exceeded(usage: Usage, now: datetime) -> QuotaExceeded:
+def _exceeded(usage: Usage, now: datetime, units: int = 1) -> QuotaExceeded:
+    if units > 1 and usage.in_flight < usage.plan.max_in_flight and usage.remaining < units:
+        return QuotaExceeded(
+            f"This costs {units} units and {usage.remaining} of your {usage.limit} are left "
+            f"for this {usage.plan.period}.",
+            limit="generations_per_period",
+            retry_after_s=usage.resets_in_s(now),
+            usage=usage,
+        )
     if usage.used >= usage.limit:
         return QuotaExceeded(
             f"You have used your {usage.limit} generation{'s' if usage.limit != 1 else ''} "
@@ -247,7 +276,7 @@ def quota_settle_reservation(
 
 
 def usage_recompute(*, user: Any) -> tuple[int, int]:
-    """(used, in flight) recomputed from the ledger and the generations, for audits."""
+    """(used, in flight) recomputed from the ledger, the generations and the jobs, for audits."""
     account = account_for(user)
     used = (
         LedgerEntry.objects.filter(user=user, period_start=account.period_start).aggregate(
@@ -256,6 +285,7 @@ def usage_recompute(*, user: Any) -> tuple[int, int]:
         or 0
     )
     in_flight = Generation.objects.filter(owner=user, status__in=IN_FLIGHT_STATUSES).count()
+    in_flight += Job.objects.filter(owner=user, reservation__isnull=False, settled=False).count()
     return used, in_flight
 
 

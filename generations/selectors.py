@@ -8,11 +8,16 @@ from typing import Any
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from generations.models import IN_FLIGHT_STATUSES, Clip, Generation
+from generations.models import IN_FLIGHT_STATUSES, Clip, Generation, Job
+
+# A clip carries what was made from it; each of those carries its files.
+CLIP_JOBS = ("jobs", "jobs__files")
 
 
 def generation_list(*, owner: Any) -> QuerySet[Generation]:
-    return Generation.objects.filter(owner=owner).prefetch_related("clips")
+    return Generation.objects.filter(owner=owner).prefetch_related(
+        "clips", *(f"clips__{name}" for name in CLIP_JOBS)
+    )
 
 
 def generation_get(*, owner: Any, generation_id: Any) -> Generation:
@@ -21,7 +26,16 @@ def generation_get(*, owner: Any, generation_id: Any) -> Generation:
 
 
 def clip_get(*, owner: Any, clip_id: Any) -> Clip:
-    return Clip.objects.select_related("generation").get(pk=clip_id, generation__owner=owner)
+    return (
+        Clip.objects.select_related("generation")
+        .prefetch_related(*CLIP_JOBS)
+        .get(pk=clip_id, generation__owner=owner)
+    )
+
+
+def job_get(*, owner: Any, job_id: Any) -> Job:
+    """Raise Job.DoesNotExist for another user's job, exactly as for a missing one."""
+    return Job.objects.prefetch_related("files").get(pk=job_id, owner=owner)
 
 
 def generation_counts(*, field: str, **filters: Any) -> dict[str, int]:

@@ -7,10 +7,10 @@ vendor's URLs or field names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from generations.models import Generation
+    from generations.models import Generation, Job
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,30 @@ class UpstreamClip:
 class UpstreamStatus:
     finished: bool
     clips: tuple[UpstreamClip, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpstreamFile:
+    """A file a job made: `name` is ours to store it under ("wav", "vocals", ...)."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class UpstreamJob:
+    """Where a job stands at the vendor.
+
+    Working: `task_id` set (poll it), `finished` False. Finished: `failed` holds the vendor's
+    reason, or the result is in `files` (WAV, stems) or `data` (JSON-safe: timeline segments,
+    lyrics drafts). The vendor's synchronous calls answer finished at once, with no task.
+    """
+
+    task_id: str = ""
+    finished: bool = False
+    failed: str = ""
+    files: tuple[UpstreamFile, ...] = ()
+    data: Any = None
 
 
 class UpstreamError(Exception):
@@ -70,3 +94,9 @@ class Upstream(Protocol):
 
     def status(self, task_id: str) -> UpstreamStatus:
         """Ask once about a task."""
+
+    def job_submit(self, job: Job) -> UpstreamJob:
+        """Start `job` at the vendor (costs credits): working with a task id, or finished."""
+
+    def job_status(self, job: Job) -> UpstreamJob:
+        """Ask once about a job's vendor task."""

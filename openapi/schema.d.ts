@@ -64,6 +64,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clips/{id}/lyrics-timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Time a clip's lyrics (karaoke, captions)
+         * @description The clip's lyrics aligned to its audio, as timed `segments` on the job. A clip without lyrics is 409. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's cost from your quota (given back if the music service fails or refuses; the refusal's reason is in the job's `error`). If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
+         */
+        post: operations["createClipLyricsTimeline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clips/{id}/stems": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Split a clip into stems
+         * @description `tracks: basic` (the default) makes vocals + instrumental; `full` up to 12 instrument tracks, and costs more. Each track is one of the job's `files`. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's cost from your quota (given back if the music service fails or refuses; the refusal's reason is in the job's `error`). If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
+         */
+        post: operations["createClipStems"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clips/{id}/wav": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a clip's lossless WAV
+         * @description A WAV file of one of your finished clips. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's cost from your quota (given back if the music service fails or refuses; the refusal's reason is in the job's `error`). If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
+         */
+        post: operations["createClipWav"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a job's file (WAV, a stem)
+         * @description Like a clip's audio: Bearer token or the signed `url`, single-range 206, `ETag`. Before our copy lands it is streamed through from the music service.
+         */
+        get: operations["getJobFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/generations": {
         parameters: {
             query?: never;
@@ -150,6 +230,46 @@ export interface paths {
          * @description For MusicAPI only: signed with the generation's secret (`X-Webhook-Signature: sha256=HMAC(secret, "{timestamp}.{body}")`). Triggers an immediate status check; polling remains the source of truth.
          */
         post: operations["receiveMusicapiWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one job
+         * @description Its status, and when it succeeded its result: `files` (WAV, stems, each with a short-lived signed `url`), `segments` (lyrics timeline) or `drafts` (lyrics). Another user's job is 404.
+         */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lyrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write lyrics from a description
+         * @description Two title + lyrics drafts (`drafts` on the job), to use as the `lyrics` of a custom-mode generation. **202** with the job: the music service answers this call synchronously, but nothing on a web request waits for it (docs/upstream.md says why); it usually succeeds within seconds. `Idempotency-Key` works as for generations.
+         */
+        post: operations["createLyrics"];
         delete?: never;
         options?: never;
         head?: never;
@@ -274,6 +394,8 @@ export interface components {
              * @description Short-lived signed URL of the cover, like `audio_url`.
              */
             readonly image_url: string | null;
+            /** @description What was made from this clip (WAV, stems, lyrics timeline), newest first. */
+            readonly jobs: components["schemas"]["Job"][];
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -289,7 +411,7 @@ export interface components {
         Generation: {
             /** Format: uuid */
             readonly id: string;
-            readonly status: components["schemas"]["StatusEnum"];
+            readonly status: components["schemas"]["GenerationStatusEnum"];
             mode?: components["schemas"]["ModeEnum"];
             operation?: components["schemas"]["OperationEnum"];
             description?: string;
@@ -367,6 +489,15 @@ export interface components {
             code: components["schemas"]["CodeEnum"];
             detail: string;
         };
+        /**
+         * @description * `queued` - queued
+         *     * `running` - running
+         *     * `succeeded` - succeeded
+         *     * `failed` - failed
+         *     * `canceled` - canceled
+         * @enum {string}
+         */
+        GenerationStatusEnum: "queued" | "running" | "succeeded" | "failed" | "canceled";
         IssuedToken: {
             /** Format: uuid */
             readonly id: string;
@@ -382,6 +513,77 @@ export interface components {
             readonly expired: boolean;
             /** @description The secret: shown once, now. Send it as `Authorization: Bearer <token>`. */
             token: string;
+        };
+        Job: {
+            /** Format: uuid */
+            readonly id: string;
+            kind: components["schemas"]["KindEnum"];
+            readonly status: components["schemas"]["JobStatusEnum"];
+            /** Format: uuid */
+            readonly clip: string | null;
+            description?: string;
+            readonly files: components["schemas"]["JobFile"][];
+            /** @description lyrics_timeline: the timed segments as the music service sends them (each with its start and end in seconds; field names are the vendor's). */
+            readonly segments: {
+                [key: string]: unknown;
+            }[] | null;
+            /** @description lyrics: the title + lyrics drafts. */
+            readonly drafts: components["schemas"]["LyricsDraft"][] | null;
+            readonly error: components["schemas"]["JobError"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+        };
+        JobError: {
+            code: string;
+            detail: string;
+        };
+        JobFile: {
+            /** Format: uuid */
+            readonly id: string;
+            name: string;
+            /**
+             * @description Our copy: pending (the url streams from the music service meanwhile), ready (served from our storage) or failed.
+             *
+             *     * `pending` - Pending
+             *     * `ready` - Ready
+             *     * `failed` - Failed
+             */
+            readonly media: components["schemas"]["MediaEnum"];
+            /**
+             * Format: uri
+             * @description Short-lived signed URL of the file (Range supported), usable in `<audio src>` or a download link; null when it cannot be served.
+             */
+            readonly url: string | null;
+        };
+        /**
+         * @description * `queued` - queued
+         *     * `running` - running
+         *     * `succeeded` - succeeded
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        JobStatusEnum: "queued" | "running" | "succeeded" | "failed";
+        /**
+         * @description * `wav` - Wav
+         *     * `stems_basic` - Stems Basic
+         *     * `stems_full` - Stems Full
+         *     * `lyrics_timeline` - Lyrics Timeline
+         *     * `lyrics` - Lyrics
+         * @enum {string}
+         */
+        KindEnum: "wav" | "stems_basic" | "stems_full" | "lyrics_timeline" | "lyrics";
+        LyricsDraft: {
+            title: string;
+            lyrics: string;
+        };
+        /** @description A JSON object with only the declared fields (none: an empty object or no body). */
+        LyricsRequestRequest: {
+            /** @description What the lyrics should be about, e.g. 'a song about the sky'. */
+            description: string;
         };
         Me: {
             username: string;
@@ -472,15 +674,17 @@ export interface components {
          * @enum {string}
          */
         StateEnum: "pending" | "running" | "streaming" | "succeeded" | "failed";
-        /**
-         * @description * `queued` - queued
-         *     * `running` - running
-         *     * `succeeded` - succeeded
-         *     * `failed` - failed
-         *     * `canceled` - canceled
-         * @enum {string}
-         */
-        StatusEnum: "queued" | "running" | "succeeded" | "failed" | "canceled";
+        /** @description A JSON object with only the declared fields (none: an empty object or no body). */
+        StemsRequestRequest: {
+            /**
+             * @description basic: vocals + instrumental; full: up to 12 instrument tracks.
+             *
+             *     * `basic` - basic
+             *     * `full` - full
+             * @default basic
+             */
+            tracks: components["schemas"]["TracksEnum"];
+        };
         Token: {
             /** Format: uuid */
             readonly id: string;
@@ -504,6 +708,12 @@ export interface components {
              */
             expires_at?: string | null;
         };
+        /**
+         * @description * `basic` - basic
+         *     * `full` - full
+         * @enum {string}
+         */
+        TracksEnum: "basic" | "full";
         Usage: {
             /** @description Generations counted this period. */
             used: number;
@@ -725,6 +935,422 @@ export interface operations {
                 };
                 content: {
                     "image/*": string;
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signed media link expired or was tampered with. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range is outside the file. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The music service did not answer for this media; try again (Retry-After). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createClipLyricsTimeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the resource's current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createClipStems: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StemsRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the resource's current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createClipWav: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the resource's current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobFile: {
+        parameters: {
+            query?: {
+                /** @description The signature from `audio_url` / `image_url`; not needed with a token. */
+                sig?: string;
+            };
+            header?: {
+                /** @description e.g. `bytes=0-99`, `bytes=-500`. */
+                Range?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/*": string;
+                };
+            };
+            /** @description A byte range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/*": string;
                 };
             };
             /** @description No token, or a bad, expired or revoked one. */
@@ -1182,6 +1808,143 @@ export interface operations {
             };
             /** @description The request conflicts with the resource's current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createLyrics: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LyricsRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,7 +13,7 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from generations import dispatch, idempotency, lifecycle, media
+from generations import dispatch, idempotency, job_lifecycle, lifecycle, media
 from generations.upstream import UpstreamTransient
 from workers.fetch import get_fetcher
 from workers.upstream import get_upstream
@@ -105,10 +105,77 @@ def give_up_generation(message: dict, retry_info: dict) -> None:
     lifecycle.generation_give_up(generation_id=message["args"][0])
 
 
+# --- jobs: WAV, stems, timelines, lyrics (the same paths as generations) ------------------------
+
+JOB_RETRY_OPTIONS = {**RETRY_OPTIONS, "on_retry_exhausted": dispatch.GIVE_UP_JOB}
+
+
+@dramatiq.actor(
+    actor_name=dispatch.SUBMIT_JOB,
+    queue_name=dispatch.queue_of(dispatch.SUBMIT_JOB),
+    priority=SUBMIT_PRIORITY,
+    **JOB_RETRY_OPTIONS,
+)
+def submit_job(job_id: str) -> None:
+    """Start a queued job at the vendor (exactly once); finish it or schedule its poll."""
+    with _honour_retry_after():
+        job_lifecycle.job_submit(job_id=job_id, upstream=get_upstream())
+
+
+@dramatiq.actor(
+    actor_name=dispatch.POLL_JOB,
+    queue_name=dispatch.queue_of(dispatch.POLL_JOB),
+    priority=POLL_PRIORITY,
+    **JOB_RETRY_OPTIONS,
+)
+def poll_job(job_id: str, seq: int) -> None:
+    """Ask the vendor once about a job; finish it or re-enqueue this poll with a delay."""
+    with _honour_retry_after():
+        job_lifecycle.job_poll(job_id=job_id, seq=seq, upstream=get_upstream())
+
+
+@dramatiq.actor(
+    actor_name=dispatch.GIVE_UP_JOB,
+    queue_name=dispatch.queue_of(dispatch.GIVE_UP_JOB),
+    priority=POLL_PRIORITY,
+    max_retries=3,
+)
+def give_up_job(message: dict, retry_info: dict) -> None:
+    """Called by Dramatiq's Retries when a job's submit or poll ran out of retries."""
+    job_lifecycle.job_give_up(job_id=message["args"][0])
+
+
+@dramatiq.actor(
+    actor_name=dispatch.COPY_JOB_FILE,
+    queue_name=dispatch.queue_of(dispatch.COPY_JOB_FILE),
+    priority=MEDIA_PRIORITY,
+    max_retries=settings.MEDIA_RETRY_MAX_RETRIES,
+    min_backoff=settings.RETRY_MIN_BACKOFF_MS,
+    max_backoff=settings.RETRY_MAX_BACKOFF_MS,
+    on_retry_exhausted=dispatch.GIVE_UP_JOB_FILE,
+    time_limit=300_000,
+)
+def copy_job_file(file_id: str) -> None:
+    """Copy a file a job produced (WAV, a stem) into our storage (retried when transient)."""
+    media.job_file_copy(file_id=file_id, fetch=get_fetcher())
+
+
+@dramatiq.actor(
+    actor_name=dispatch.GIVE_UP_JOB_FILE,
+    queue_name=dispatch.queue_of(dispatch.GIVE_UP_JOB_FILE),
+    priority=MEDIA_PRIORITY,
+    max_retries=3,
+)
+def give_up_job_file(message: dict, retry_info: dict) -> None:
+    """A job file's copy ran out of retries; stream-through still serves it."""
+    media.job_file_copy_give_up(file_id=message["args"][0], attempts=retry_info.get("retries", 0))
+
+
 @dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("* * * * *"), max_retries=0)
 def reconcile_generations() -> None:
     """Every minute (periodiq): re-send steps whose messages were lost."""
     lifecycle.generations_reconcile()
+    job_lifecycle.jobs_reconcile()
 
 
 @dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("17 * * * *"), max_retries=0)

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from generations.models import Generation
+from generations.models import Generation, Job, JobKind
 from generations.upstream import (
     UpstreamBroken,
     UpstreamClip,
+    UpstreamFile,
+    UpstreamJob,
     UpstreamRejected,
     UpstreamStatus,
     UpstreamTransient,
@@ -19,7 +21,10 @@ from generations.upstream import (
 )
 from workers.musicapi import errors
 from workers.musicapi.client import MusicApiClient
-from workers.musicapi.types import CreateRequest, Limits
+from workers.musicapi.types import CreateRequest, DerivedAnswer, Limits
+
+# What a lone file of each kind is called (stems are named by the vendor's titles).
+FILE_NAMES = {JobKind.WAV: "wav", JobKind.STEMS_BASIC: "stem", JobKind.STEMS_FULL: "stem"}
 
 
 class MusicApiUpstream:
@@ -72,6 +77,36 @@ class MusicApiUpstream:
             ),
         )
 
+    def job_submit(self, job: Job) -> UpstreamJob:
+        with _translated():
+            if job.kind == JobKind.WAV:
+                return _job(self.client.wav(job.vendor_clip_id))
+            if job.kind in (JobKind.STEMS_BASIC, JobKind.STEMS_FULL):
+                full = job.kind == JobKind.STEMS_FULL
+                return _job(self.client.stems(job.vendor_clip_id, full=full))
+            if job.kind == JobKind.LYRICS_TIMELINE:
+                segments = self.client.aligned_lyrics(job.vendor_clip_id)
+                return UpstreamJob(finished=True, data=list(segments))
+            if job.kind == JobKind.LYRICS:
+                drafts = self.client.lyrics(job.description)
+                return UpstreamJob(
+                    finished=True, data=[{"title": d.title, "lyrics": d.lyrics} for d in drafts]
+                )
+        raise UpstreamBroken(f"no vendor call for a {job.kind} job")
+
+    def job_status(self, job: Job) -> UpstreamJob:
+        with _translated():
+            return _job(self.client.derived_status(job.vendor_task_id, name=FILE_NAMES[job.kind]))
+
+
+def _job(answer: DerivedAnswer) -> UpstreamJob:
+    return UpstreamJob(
+        task_id=answer.task_id,
+        finished=answer.finished,
+        failed=answer.error,
+        files=tuple(UpstreamFile(name=f.name, url=f.url) for f in answer.files),
+    )
+
 
 @contextmanager
 def _translated():
@@ -106,6 +141,7 @@ def get_upstream() -> MusicApiUpstream:
             title=limits["title"],
             tags=limits["tags"],
             negative_tags=limits["negative_tags"],
+            lyrics_description=limits["lyrics_description"],
             newer_models=frozenset(settings.MUSIC_NEWER_MODELS),
         ),
     )

@@ -10,7 +10,8 @@ from rest_framework import serializers
 
 from api import passthrough
 from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
-from api.signing import Grant, grant_issue, signed_url
+from api.serializers.jobs import JobSerializer
+from api.signing import context_grant, signed_url
 from generations.models import (
     PLAYABLE_CLIP_STATES,
     Clip,
@@ -168,14 +169,6 @@ class GenerationCreateSerializer(serializers.Serializer):
         attrs["source_clip"] = clip
 
 
-def _grant(context: dict) -> Grant:
-    """What the links in an answer speak for: the caller's token, or the link they came with
-    (context["grant"]), so a link holder is never handed a renewed link."""
-    if context.get("grant") is None:
-        context["grant"] = grant_issue(context["request"].auth.pk.hex)
-    return context["grant"]
-
-
 class ClipSerializer(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField(
         help_text="Short-lived signed URL of the audio, from the moment the clip is streaming "
@@ -192,6 +185,11 @@ class ClipSerializer(serializers.ModelSerializer):
         help_text="Our copy of the media. pending: not copied yet (audio_url streams from the "
         "music service); ready: served from our storage; failed: could not be copied.",
     )
+    jobs = JobSerializer(
+        many=True,
+        read_only=True,
+        help_text="What was made from this clip (WAV, stems, lyrics timeline), newest first.",
+    )
 
     class Meta:
         model = Clip
@@ -206,6 +204,7 @@ class ClipSerializer(serializers.ModelSerializer):
             "media",
             "audio_url",
             "image_url",
+            "jobs",
             "created_at",
         )
 
@@ -224,7 +223,7 @@ class ClipSerializer(serializers.ModelSerializer):
         )
         if not (copied or streamable):
             return None
-        return signed_url(self.context["request"], clip.pk, kind, _grant(self.context))
+        return signed_url(self.context["request"], clip.pk, kind, context_grant(self.context))
 
 
 class GenerationErrorSerializer(serializers.Serializer):
@@ -277,7 +276,9 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField())
     def get_events_url(self, generation: Generation) -> str:
-        return signed_url(self.context["request"], generation.pk, "events", _grant(self.context))
+        return signed_url(
+            self.context["request"], generation.pk, "events", context_grant(self.context)
+        )
 
     @extend_schema_field(GenerationErrorSerializer(allow_null=True))
     def get_error(self, generation: Generation) -> dict[str, str] | None:

@@ -21,7 +21,7 @@ from generations.models import PLAYABLE_CLIP_STATES, Clip, MediaState
 from generations.selectors import clip_get
 
 
-def _own_clip(request, pk) -> Clip:
+def own_clip(request, pk) -> Clip:
     try:
         return clip_get(owner=request.user, clip_id=pk)
     except (Clip.DoesNotExist, DjangoValidationError) as exc:
@@ -37,7 +37,7 @@ class ClipView(APIView):
         tags=["clips"],
     )
     def get(self, request, pk):
-        return Response(ClipSerializer(_own_clip(request, pk), context={"request": request}).data)
+        return Response(ClipSerializer(own_clip(request, pk), context={"request": request}).data)
 
 
 class _AnyAccept(BaseContentNegotiation):
@@ -50,10 +50,9 @@ class _AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class _ClipMediaView(APIView):
-    """Either the owner's Bearer token or a signed `sig` query parameter (for `<audio src>`)."""
+class SignedMediaView(APIView):
+    """Bytes for the owner's Bearer token or a signed `sig` query parameter (`<audio src>`)."""
 
-    kind = "audio"
     permission_classes = [AllowAny]
     content_negotiation_class = _AnyAccept
 
@@ -64,6 +63,25 @@ class _ClipMediaView(APIView):
             # along must not turn a valid link into a 401.
             drf_request.authenticators = ()
         return drf_request
+
+    @staticmethod
+    def signed(request, pk, kind: str) -> bool:
+        """True when the request carries a valid `sig` for `kind` of `pk`; False when it has
+        none and a token authenticated it. Raises 401/403 otherwise."""
+        token = request.query_params.get("sig")
+        if token is None:
+            if request.user is None:
+                raise exceptions.NotAuthenticated()
+            return False
+        try:
+            signature_verify(token, pk, kind)
+        except SignatureInvalid as exc:
+            raise exceptions.PermissionDenied(exc.message) from exc
+        return True
+
+
+class _ClipMediaView(SignedMediaView):
+    kind = "audio"
 
     def get(self, request, pk):
         clip = self._clip(request, pk)
@@ -83,15 +101,8 @@ class _ClipMediaView(APIView):
         )
 
     def _clip(self, request, pk) -> Clip:
-        token = request.query_params.get("sig")
-        if token is None:
-            if request.user is None:
-                raise exceptions.NotAuthenticated()
-            return _own_clip(request, pk)
-        try:
-            signature_verify(token, pk, self.kind)
-        except SignatureInvalid as exc:
-            raise exceptions.PermissionDenied(exc.message) from exc
+        if not self.signed(request, pk, self.kind):
+            return own_clip(request, pk)
         try:
             return Clip.objects.get(pk=pk)
         except Clip.DoesNotExist as exc:

@@ -84,18 +84,24 @@ class _Snapshot:
         self.request, self.pk, self.access = request, pk, access
 
     def __call__(self) -> tuple[dict, bool]:
-        generation = Generation.objects.prefetch_related("clips").get(pk=self.pk)
+        generation = Generation.objects.prefetch_related(
+            "clips", *(f"clips__{name}" for name in selectors.CLIP_JOBS)
+        ).get(pk=self.pk)
         context = {"request": self.request, "grant": self.access.grant()}
         body = GenerationSerializer(generation, context=context).data
+        clips = generation.clips.all()
         done = generation.status in TERMINAL_STATUSES and (
             generation.status != Status.SUCCEEDED
-            or all(
-                c.media_state != MediaState.PENDING
-                for c in generation.clips.all()
-                if c.state == "succeeded"
-            )
+            or all(c.media_state != MediaState.PENDING for c in clips if c.state == "succeeded")
         )
-        return body, done
+        # A job on one of its clips (a WAV, stems) keeps the stream open until its files land.
+        jobs_settled = all(
+            job.status in TERMINAL_STATUSES
+            and all(f.media_state != MediaState.PENDING for f in job.files.all())
+            for clip in clips
+            for job in clip.jobs.all()
+        )
+        return body, done and jobs_settled
 
 
 def _event(body: dict, event_id: str) -> str:

@@ -29,9 +29,12 @@ from workers.musicapi.types import (
     CLIP_STATES,
     CreateRequest,
     Credits,
+    DerivedAnswer,
     Limits,
+    LyricsDraft,
     TaskStatus,
     VendorClip,
+    VendorFile,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,16 @@ TASK_TYPES = {"create": "create_music", "extend": "extend_music", "cover": "cove
 # 403s that mean "the operator's account", not "this song": credits and subscription.
 ACCOUNT_TROUBLE = re.compile(r"credit|subscription|balance|recharge|plan", re.IGNORECASE)
 TASK_NOT_FOUND = re.compile(r"task not found|missing task id", re.IGNORECASE)
+NOT_FOUND = re.compile(r"not found", re.IGNORECASE)
+NO_LYRICS = "The music service found no lyrics to align in this clip."
+STEMS_PATHS = {False: "/sonic/stems/basic", True: "/sonic/stems/full"}
+# Not stated by the vendor (docs/upstream.md, "Assumptions"): how `POST /sonic/wav` answers,
+# and the shape of a finished stems task. Read here and only here (`derived_answer`): a
+# `task_id` to poll (as stems are documented), or the finished result at once, either in the
+# task's shape (`data`: a list of clips, each file at `audio_url`) or as one URL under one of
+# these fields (the guide says only "WAV file (CDN URL)").
+RESULT_URL_FIELDS = ("wav_url", "audio_url", "url")
+ALIGNMENT_MAX_SEGMENTS = 10_000
 DEFAULT_TIMEOUT_S = (5.0, 30.0)  # (connect, read); the vendor's guide uses 30 s
 POOL_SIZE = 32
 
@@ -96,6 +109,62 @@ class MusicApiClient:
         if not isinstance(data, list):
             raise ProtocolError(f"task status without data: {body!r}", status=response.status_code)
         return TaskStatus(clips=tuple(_clip(item) for item in data))
+
+    # --- derived outputs and lyrics (upstream-contract-more.md §3, §4, §5, §7) --------------
+
+    def wav(self, clip_id: str) -> DerivedAnswer:
+        """Ask for a clip's lossless WAV (2 credits): a task to poll, or the file at once."""
+        return self._derive("/sonic/wav", clip_id, name="wav")
+
+    def stems(self, clip_id: str, *, full: bool = False) -> DerivedAnswer:
+        """Split a clip into 2 tracks (basic, 15 credits) or 12 (full, 75): a task to poll."""
+        return self._derive(STEMS_PATHS[full], clip_id, name="stem")
+
+    def derived_status(self, task_id: str, *, name: str = "wav") -> DerivedAnswer:
+        """Ask once about a WAV or stems task; `name` names a lone file."""
+        status = self.status(task_id)
+        return _derived_from_clips(status.clips, task_id=task_id, name=name)
+
+    def aligned_lyrics(self, clip_id: str) -> tuple[dict[str, Any], ...]:
+        """The clip's word/line timings (1 credit the first time, then cached by the vendor).
+        Synchronous. The segments' field names are not stated: kept as sent, scalars only."""
+        _need_clip_id(clip_id)
+        try:
+            body = self._request("POST", "/sonic/aligned-lyrics", json={"clip_id": clip_id})
+        except ProtocolError as exc:
+            # "The clip must have lyrics; otherwise the API answers 'not found'" (status not
+            # stated): a refusal of this clip, not a broken vendor.
+            if exc.status == 404 or NOT_FOUND.search(exc.message):
+                raise RejectedError(NO_LYRICS, status=exc.status) from None
+            raise
+        data = body.get("data") if isinstance(body, dict) else None
+        alignment = data.get("alignment") if isinstance(data, dict) else None
+        if not isinstance(alignment, list) or not all(isinstance(s, dict) for s in alignment):
+            raise ProtocolError(f"aligned lyrics without data.alignment: {body!r}", status=200)
+        return tuple(_scalars(segment) for segment in alignment[:ALIGNMENT_MAX_SEGMENTS])
+
+    def lyrics(self, description: str) -> tuple[LyricsDraft, ...]:
+        """Two title + lyrics drafts for `description` (10 lyrics credits). Synchronous."""
+        if not description.strip():
+            raise InvalidRequest("lyrics need a description")
+        if len(description) > self.limits.lyrics_description:
+            raise InvalidRequest(
+                f"description is longer than {self.limits.lyrics_description} characters"
+            )
+        body = self._request("POST", "/sonic/lyrics", json={"description": description})
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or not results:
+            raise ProtocolError(f"lyrics without results: {body!r}", status=200)
+        drafts = []
+        for item in results:
+            if not isinstance(item, dict) or not isinstance(item.get("lyrics"), str):
+                raise ProtocolError(f"a lyrics result without lyrics: {item!r}", status=200)
+            drafts.append(LyricsDraft(title=str(item.get("title") or ""), lyrics=item["lyrics"]))
+        return tuple(drafts)
+
+    def _derive(self, path: str, clip_id: str, *, name: str) -> DerivedAnswer:
+        _need_clip_id(clip_id)
+        return derived_answer(self._request("POST", path, json={"clip_id": clip_id}), name=name)
 
     def credits(self) -> Credits:
         body = self._request("GET", "/get-credits")
@@ -311,3 +380,65 @@ def _clip(item: Any) -> VendorClip:
         if state == "failed"
         else "",
     )
+
+
+def _need_clip_id(clip_id: str) -> None:
+    if not clip_id:
+        raise InvalidRequest("clip_id is empty")
+
+
+def derived_answer(body: Any, *, name: str) -> DerivedAnswer:
+    """Read a WAV or stems submit answer (see RESULT_URL_FIELDS: the one place that guesses)."""
+    if isinstance(body, dict):
+        task_id = body.get("task_id")
+        if isinstance(task_id, str) and task_id:
+            return DerivedAnswer(task_id=task_id)
+        data = body.get("data", body)
+        if isinstance(data, list) and data:
+            answer = _derived_from_clips(tuple(_clip(item) for item in data), task_id="", name=name)
+            if answer.finished:
+                return answer
+        if isinstance(data, dict):
+            for field in RESULT_URL_FIELDS:
+                url = data.get(field)
+                if isinstance(url, str) and url.startswith(("https://", "http://")):
+                    return DerivedAnswer(finished=True, files=(VendorFile(name=name, url=url),))
+    raise ProtocolError(f"a derived output answered without a task or a file: {body!r}", status=200)
+
+
+def _derived_from_clips(clips: tuple[VendorClip, ...], *, task_id: str, name: str) -> DerivedAnswer:
+    if not clips or not all(clip.is_final for clip in clips):
+        return DerivedAnswer(task_id=task_id)
+    failed = next((clip for clip in clips if clip.state == "failed"), None)
+    if failed is not None:
+        # The vendor refunds a failed task; a part of the stems is not what was asked for.
+        return DerivedAnswer(
+            task_id=task_id, finished=True, error=failed.error or "The output failed."
+        )
+    if not all(clip.audio_url for clip in clips):
+        raise ProtocolError(f"task {task_id} succeeded without a file URL", status=200)
+    return DerivedAnswer(
+        task_id=task_id,
+        finished=True,
+        files=tuple(
+            VendorFile(name=_file_name(clip, index, name, len(clips)), url=clip.audio_url)
+            for index, clip in enumerate(clips)
+        ),
+    )
+
+
+def _file_name(clip: VendorClip, index: int, name: str, count: int) -> str:
+    """A lone file is `name`; each of several is named by its title ("Vocals" -> "vocals"), as
+    the stem names are not stated, else `name-2`; always unique within the task."""
+    if count == 1:
+        return name
+    slug = re.sub(r"[^a-z0-9]+", "-", clip.title.lower()).strip("-")[:40]
+    return f"{index + 1:02d}-{slug or name}"
+
+
+def _scalars(segment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        str(key)[:40]: (clean(value) if isinstance(value, str) else value)
+        for key, value in segment.items()
+        if value is None or isinstance(value, str | int | float | bool)
+    }

@@ -60,6 +60,31 @@ class TaskStatus:
 
 
 @dataclass(frozen=True)
+class VendorFile:
+    """One file of a derived output: `name` is the stem's (or "wav"), lower-case."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class DerivedAnswer:
+    """A derived output (WAV, stems) at the vendor: still working on `task_id`, or finished
+    with `files`, or failed with the vendor's `error`."""
+
+    task_id: str = ""
+    finished: bool = False
+    error: str = ""
+    files: tuple[VendorFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class LyricsDraft:
+    title: str
+    lyrics: str
+
+
+@dataclass(frozen=True)
 class Credits:
     credits: int
     extra_credits: int = 0
@@ -75,4 +100,6 @@ class Limits:
     title: int = 80
     tags: int = 200
     negative_tags: int = 200
+    # `POST /sonic/lyrics`: "The description character length should be less than 120."
+    lyrics_description: int = 119
     newer_models: frozenset[str] = frozenset({"sonic-v4-5", "sonic-v4-5-plus", "sonic-v5"})

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import requests
 
 from workers.musicapi.simulator import media
-from workers.musicapi.simulator.faults import FaultProfile, markers
+from workers.musicapi.simulator.faults import MARKER, FaultProfile, markers
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,34 @@ API = "/api/v1"
 MODELS = ("sonic-v3-5", "sonic-v4", "sonic-v4-5", "sonic-v4-5-plus", "sonic-v5")
 OLDER_MODELS = ("sonic-v3-5", "sonic-v4")
 COSTS = {"create_music": 15, "extend_music": 15, "cover_music": 15, "concat_music": 2}
+# Derived outputs of a clip, made as tasks polled like a generation (docs/upstream.md,
+# "Assumptions"): the task type the ledger shows, its price, and the files it makes.
+DERIVED = {
+    "/sonic/wav": ("wav", 2, ("WAV",)),
+    "/sonic/stems/basic": ("stems_basic", 15, ("Vocals", "Instrumental")),
+    "/sonic/stems/full": (
+        "stems_full",
+        75,
+        (
+            "Vocals",
+            "Backing Vocals",
+            "Drums",
+            "Bass",
+            "Guitar",
+            "Keyboard",
+            "Percussion",
+            "Strings",
+            "Synth",
+            "FX",
+            "Brass",
+            "Woodwinds",
+        ),
+    ),
+}
+DERIVED_COSTS = {task_type: cost for task_type, cost, _ in DERIVED.values()}
+ALIGNED_LYRICS_COST = 1  # the first call per clip; later calls come from the vendor's cache
+LYRICS_COST = 10  # lyrics credits, a pool of their own
+LYRICS_DESCRIPTION_MAX = 119  # "should be less than 120"
 CLIPS_PER_TASK = 2
 CALL_LOG_MAX = 200_000
 WEBHOOK_TIMEOUT_S = 10.0
@@ -45,6 +73,7 @@ class Task:
     markers: set[str]
     clip_ids: list[str]
     failed: set[int] = field(default_factory=set)
+    titles: tuple[str, ...] = ()  # a derived task's file names, one per clip id
     polls: int = 0
     created_iso: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     created_wall: float = field(default_factory=time.time)
@@ -55,7 +84,8 @@ class Simulator:
 
     :param key: the only Bearer key accepted (default "sandbox").
     :param ready_after_s: seconds from create until a task's clips are all final.
-    :param credits: starting balance; each create costs 15.
+    :param credits: starting balance; each create costs 15 (see COSTS, DERIVED).
+    :param lyrics_credits: the separate pool lyrics are paid from, 10 a call.
     :param faults: random fault rates (see FaultProfile).
     :param clip_duration_s: the duration every clip reports and its audio lasts.
     """
@@ -66,12 +96,14 @@ class Simulator:
         key: str = "sandbox",
         ready_after_s: float = 60.0,
         credits: int = 1_000_000,
+        lyrics_credits: int = 1_000_000,
         faults: FaultProfile | None = None,
         clip_duration_s: float = 30.0,
     ) -> None:
         self.key = key
         self.ready_after_s = ready_after_s
         self.credits = credits
+        self.lyrics_credits = lyrics_credits
         self.faults = faults or FaultProfile()
         self.clip_duration_s = clip_duration_s
         self._rng = self.faults.rng()
@@ -79,6 +111,8 @@ class Simulator:
         self._tasks: dict[str, Task] = {}
         self._clips: dict[str, tuple[Task, int]] = {}
         self._seen_prompts: set[str] = set()
+        self._aligned: set[str] = set()  # clips whose timeline was paid for
+        self.sync_charges: list[dict[str, Any]] = []  # lyrics and timelines: no task
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
         self.webhooks: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
 
@@ -122,6 +156,12 @@ class Simulator:
         route = path[len(API) :]
         if route == "/sonic/create" and method == "POST":
             return self._create(environ)
+        if route in DERIVED and method == "POST":
+            return self._derive(environ, route)
+        if route == "/sonic/aligned-lyrics" and method == "POST":
+            return (*self._aligned_lyrics(environ), None)
+        if route == "/sonic/lyrics" and method == "POST":
+            return (*self._lyrics(environ), None)
         if route.startswith("/sonic/task") and method == "GET":
             return self._status(route.removeprefix("/sonic/task").strip("/"))
         if route == "/get-credits" and method == "GET":
@@ -171,12 +211,8 @@ class Simulator:
         fault = self._random_fault()
         if fault:
             return (*fault, None)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            payload = json.loads(environ["wsgi.input"].read(length) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return 400, [], {"code": 400, "message": "Invalid JSON body."}, None
-        if not isinstance(payload, dict):
+        payload = _json_body(environ)
+        if payload is None:
             return 400, [], {"code": 400, "message": "Invalid JSON body."}, None
         problem = _validate(payload)
         if problem:
@@ -264,6 +300,154 @@ class Simulator:
                     return answer
         return None
 
+    # --- derived outputs: WAV and stems (tasks), timeline and lyrics (synchronous) ------------
+
+    def _source(self, payload: dict | None) -> tuple[Task, int] | None:
+        """The finished, succeeded clip a derived call names, made by this vendor."""
+        clip_id = payload.get("clip_id") if isinstance(payload, dict) else None
+        with self._lock:
+            known = self._clips.get(clip_id) if isinstance(clip_id, str) else None
+        if known is None:
+            return None
+        task, index = known
+        if task.titles or index in task.failed or self._progress(task) < 1.0:
+            return None
+        return known
+
+    def _derived_marker_answer(self, found: set[str], key: str):
+        if "derive-refused" in found:
+            return 403, [], {"code": 403, "message": _DERIVE_REFUSED}
+        if "derive-garbage" in found:
+            return 200, [], "<html><body>Bad gateway</body></html>"
+        for marker, answer in (
+            ("derive-500", (500, [], {"code": 500, "message": "Internal Server Error"})),
+            ("derive-429", _too_many(self.faults.retry_after_s)),
+        ):
+            if marker in found:
+                with self._lock:
+                    first = (marker, key) not in self._seen_prompts
+                    self._seen_prompts.add((marker, key))
+                if first:
+                    return answer
+        return None
+
+    def _derive(self, environ, route: str):
+        payload = _json_body(environ)
+        source = self._source(payload)
+        fault = self._random_fault(source[0] if source else None)
+        if fault:
+            return (*fault, None)
+        if source is None:
+            return 400, [], {"code": 400, "message": _NO_SUCH_CLIP}, None
+        task_type, cost, titles = DERIVED[route]
+        found = source[0].markers
+        answer = self._derived_marker_answer(found, f"{route} {payload['clip_id']}")
+        if answer:
+            return (*answer, None)
+        with self._lock:
+            if self.credits < cost:
+                return 403, [], {"code": 403, "message": _NO_CREDITS}, None
+            self.credits -= cost
+            task = Task(
+                id=str(uuid.uuid4()),
+                created_at=time.monotonic(),
+                ready_after_s=self.ready_after_s,
+                payload={"task_type": task_type, "clip_id": payload["clip_id"]},
+                markers=found & {"derive-failed", "slow", "derive-sync"},
+                clip_ids=[str(uuid.uuid4()) for _ in titles],
+                titles=titles,
+            )
+            if "derive-failed" in found:
+                task.failed = set(range(len(titles)))
+            self._tasks[task.id] = task
+            for index, clip_id in enumerate(task.clip_ids):
+                self._clips[clip_id] = (task, index)
+        if "derive-sync" in found and task_type == "wav":
+            # The other reading of the WAV page: the file's URL at once, no task to poll.
+            url = self._media_url(task.clip_ids[0], "wav")
+            body = {"code": 200, "message": "success", "data": {"wav_url": url}}
+            return 200, [], body, task.id
+        return 200, [], {"message": "success", "task_id": task.id}, task.id
+
+    def _aligned_lyrics(self, environ):
+        payload = _json_body(environ)
+        source = self._source(payload)
+        fault = self._random_fault(source[0] if source else None)
+        if fault:
+            return fault
+        if source is None:
+            return 400, [], {"code": 400, "message": _NO_SUCH_CLIP}
+        task, _ = source
+        answer = self._derived_marker_answer(task.markers, f"aligned {payload['clip_id']}")
+        if answer:
+            return answer
+        if task.payload.get("make_instrumental"):
+            return 404, [], {"code": 404, "message": "not found"}
+        lyrics = self._clip(task, source[1], 1.0)["lyrics"] or ""
+        lines = [line for line in lyrics.splitlines() if line.strip()]
+        with self._lock:
+            if payload["clip_id"] not in self._aligned:
+                if self.credits < ALIGNED_LYRICS_COST:
+                    return 403, [], {"code": 403, "message": _NO_CREDITS}
+                self.credits -= ALIGNED_LYRICS_COST
+                self._aligned.add(payload["clip_id"])
+                self.sync_charges.append(
+                    {"call": "aligned-lyrics", "clip_id": payload["clip_id"], "credits": 1}
+                )
+        step = self.clip_duration_s / max(1, len(lines))
+        alignment = [
+            {"text": line, "start": round(i * step, 2), "stop": round((i + 1) * step, 2)}
+            for i, line in enumerate(lines)
+        ]
+        return 200, [], {"code": 200, "message": "success", "data": {"alignment": alignment}}
+
+    def _lyrics(self, environ):
+        fault = self._random_fault()
+        if fault:
+            return fault
+        payload = _json_body(environ)
+        description = payload.get("description") if isinstance(payload, dict) else None
+        if not isinstance(description, str) or not description.strip():
+            return 400, [], {"code": 400, "message": "description is required."}
+        if len(description) > LYRICS_DESCRIPTION_MAX:
+            return (
+                400,
+                [],
+                {
+                    "code": 400,
+                    "message": "The description character length should be less than 120.",
+                },
+            )
+        answer = self._create_marker_answer(markers(description), description)
+        if answer:
+            return answer
+        with self._lock:
+            moderated = self._rng.random() < self.faults.moderation
+            if not moderated and self.lyrics_credits >= LYRICS_COST:
+                self.lyrics_credits -= LYRICS_COST
+                self.sync_charges.append({"call": "lyrics", "lyrics_credits": LYRICS_COST})
+                paid = True
+            else:
+                paid = False
+        if moderated:
+            return (
+                403,
+                [],
+                {"code": 403, "message": "The song description needs moderation review."},
+            )
+        if not paid:
+            return 403, [], {"code": 403, "message": _NO_LYRICS_CREDITS}
+        subject = " ".join(MARKER.sub("", description).split()) or "the sky"
+        results = [
+            {
+                "title": f"{subject.title()[:60]} ({take})",
+                "lyrics": f"[Verse]\nA {take} song about {subject}\n"
+                f"[Chorus]\n{subject}, {subject}\n[Bridge]\nSimulated, but it rhymes",
+            }
+            for take in ("first", "second")
+        ]
+        return 200, [], {"code": 200, "message": "success", "results": results}
+
     # --- status ----------------------------------------------------------------------------------
 
     def _status(self, task_id: str):
@@ -302,10 +486,12 @@ class Simulator:
         return {
             "code": 200,
             "message": "success",
-            "data": [self._clip(task, index, progress) for index in range(CLIPS_PER_TASK)],
+            "data": [self._clip(task, index, progress) for index in range(len(task.clip_ids))],
         }
 
     def _clip(self, task: Task, index: int, progress: float) -> dict[str, Any]:
+        if task.titles:
+            return self._derived_clip(task, index, progress)
         payload = task.payload
         clip_id = task.clip_ids[index]
         custom = bool(payload.get("custom_mode"))
@@ -333,6 +519,25 @@ class Simulator:
         }
         if state == "failed":
             clip["error_message"] = "Generation failed: the model could not render this clip."
+        return clip
+
+    def _derived_clip(self, task: Task, index: int, progress: float) -> dict[str, Any]:
+        """A file of a WAV or stems task, in the shape of a clip (states without streaming)."""
+        if progress >= 1.0:
+            state = "failed" if index in task.failed else "succeeded"
+        else:
+            state = "running" if progress >= PHASE_NOT_READY else "pending"
+        clip_id = task.clip_ids[index]
+        clip = {
+            "clip_id": clip_id,
+            "state": state,
+            "title": task.titles[index],
+            "audio_url": self._media_url(clip_id, "wav") if state == "succeeded" else "",
+            "created_at": task.created_iso,
+            "duration": float(self.clip_duration_s),
+        }
+        if state == "failed":
+            clip["error_message"] = "The output could not be made from this clip."
         return clip
 
     def _media_url(self, clip_id: str, extension: str) -> str:
@@ -387,7 +592,7 @@ class Simulator:
                 )
         else:
             lost = False
-        event = "song.failed" if len(task.failed) == CLIPS_PER_TASK else "song.completed"
+        event = "song.failed" if len(task.failed) == len(task.clip_ids) else "song.completed"
         record = {
             "task_id": task.id,
             "event": event,
@@ -484,17 +689,20 @@ class Simulator:
                     "prompt": task.payload.get("gpt_description_prompt")
                     or task.payload.get("prompt")
                     or "",
-                    "credits": COSTS[task.payload.get("task_type", "create_music")],
+                    "credits": _cost(task.payload.get("task_type", "create_music")),
                     "created_at": task.created_wall,
                     # The vendor refunds a task whose clips all failed.
-                    "all_clips_failed": len(task.failed) == CLIPS_PER_TASK,
+                    "all_clips_failed": len(task.failed) == len(task.clip_ids),
                 }
                 for task in sorted(self._tasks.values(), key=lambda t: t.created_at)
             ]
+            sync_charges = list(self.sync_charges)
         return {
-            "creates": len(tasks),
-            "credits_spent": sum(t["credits"] for t in tasks),
+            "creates": sum(1 for t in tasks if t["task_type"] in COSTS),
+            "credits_spent": sum(t["credits"] for t in tasks)
+            + sum(c.get("credits", 0) for c in sync_charges),
             "tasks": tasks,
+            "sync_charges": sync_charges,
         }
 
     def creates(self) -> int:
@@ -519,6 +727,20 @@ def sign_webhook(
         "X-Webhook-Timestamp": str(timestamp),
         "X-Webhook-Signature": f"sha256={digest.hexdigest()}",
     }
+
+
+def _cost(task_type: str) -> int:
+    return COSTS.get(task_type) or DERIVED_COSTS[task_type]
+
+
+def _json_body(environ) -> Any:
+    """The request's JSON object, or None when it is not one."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = json.loads(environ["wsgi.input"].read(length) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _validate(payload: dict[str, Any]) -> str | None:
@@ -565,6 +787,9 @@ def _too_many(retry_after_s: float):
 
 
 _NO_CREDITS = "The remaining credits are not enough, please recharge your account."
+_NO_LYRICS_CREDITS = "The remaining lyrics credits are not enough, please recharge your account."
+_NO_SUCH_CLIP = "The clip_id is invalid: no finished song of yours has this id."
+_DERIVE_REFUSED = "This song contains copyrighted content and cannot be processed."
 _REASONS = {
     200: "OK",
     202: "Accepted",

@@ -32,6 +32,13 @@ MARKERS = {
     "client's read timeout)",
     "lost-webhook": "no webhook is delivered for this task",
     "duplicate-webhook": "the webhook is delivered twice: the same event id, signed again",
+    # In the prompt of the song a derived output (WAV, stems, timeline) is later made from:
+    "derive-refused": "WAV, stems and timeline of its clips answer 403 (copyrighted content)",
+    "derive-500": "the first WAV / stems / timeline call for each of its clips answers 500",
+    "derive-429": "the first WAV / stems / timeline call for each of its clips answers 429",
+    "derive-garbage": "WAV, stems and timeline calls answer 200 with a body that is not JSON",
+    "derive-failed": "the WAV or stems task of its clips fails (the vendor refunds it)",
+    "derive-sync": "the WAV call answers the file's URL at once instead of a task",
 }
 
 
