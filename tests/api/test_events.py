@@ -6,11 +6,12 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import transaction
 from django.test import AsyncClient
 
 from api.tokens import token_create
-from generations import states
-from generations.models import Clip, ClipState, MediaState, Status
+from generations import jobs, states
+from generations.models import Clip, ClipState, Job, JobFile, JobKind, MediaState, Status
 from tests.api.sse import Reader
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -199,5 +200,52 @@ def test_a_clip_turning_streaming_is_announced_so_a_player_can_start(running, to
         frame = dict(line.split(": ", 1) for line in (await reader.frame()).splitlines())
         assert frame["event"] == "generation"
         assert json.loads(frame["data"])["clips"][0]["state"] == "streaming"
+
+    scenario()
+
+
+def test_a_job_on_a_clip_is_announced_and_keeps_a_finished_stream_open(alice, running, token):
+    """A WAV asked for after the song finished: the generation's stream carries the clip's job
+    from queued to its file landing, then ends."""
+
+    @async_to_sync
+    async def scenario():
+        def finished_song_with_a_wav():
+            clip = Clip.objects.create(
+                generation=running,
+                vendor_clip_id="c",
+                state=ClipState.SUCCEEDED,
+                media_state=MediaState.READY,
+            )
+            states.transition(
+                generation_id=running.pk, expected=Status.RUNNING, to=Status.SUCCEEDED
+            )
+            return jobs.job_create(owner=alice, kind=JobKind.WAV, clip=clip).job
+
+        job = await sync_to_async(finished_song_with_a_wav)()
+        reader = Reader(
+            await AsyncClient().get(url(running), headers={"Authorization": f"Bearer {token}"})
+        )
+        _, body = await reader.event()
+        assert body["clips"][0]["jobs"][0]["status"] == "queued"
+
+        def succeeded():  # as the worker does: the files with the move, in one transaction
+            Job.objects.filter(pk=job.pk).update(status=Status.SUBMITTING)
+            with transaction.atomic():
+                jobs.job_transition(job_id=job.pk, expected=Status.SUBMITTING, to=Status.SUCCEEDED)
+                JobFile.objects.create(job=job, name="wav", vendor_url="https://cdn1.suno.ai/w.wav")
+
+        await sync_to_async(succeeded)()
+        _, body = await reader.event()
+        assert body["clips"][0]["jobs"][0]["status"] == "succeeded"
+
+        def landed():
+            JobFile.objects.filter(job=job).update(media_state=MediaState.READY, file="w.wav")
+            jobs.job_announce(job.pk)
+
+        await sync_to_async(landed)()
+        _, body = await reader.event()
+        assert body["clips"][0]["jobs"][0]["files"][0]["media"] == "ready"
+        assert await reader.ended()
 
     scenario()
