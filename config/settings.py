@@ -239,12 +239,22 @@ _simulator_url = f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/api/v1"
 MUSICAPI_BASE_URL = env.str(
     "MUSICAPI_BASE_URL", default=_simulator_url if SANDBOX else VENDOR_BASE_URL
 ).rstrip("/")
+
+
+def _api_origin(base_url: str) -> str:
+    """The vendor API's own origin as an allow-list entry: a vendor (or a vendor fake an
+    operator points MUSICAPI_BASE_URL at) may serve clip audio from the host it answers on."""
+    scheme, _, rest = base_url.partition("://")
+    authority = rest.split("/", 1)[0]
+    return f"http://{authority}" if scheme == "http" else authority
+
+
 MUSICAPI_MEDIA_HOSTS = env.list(
     "MUSICAPI_MEDIA_HOSTS",
     # A plain name allows https to public addresses only; "http://host:port" is an explicit
     # listing that also allows plain http and private addresses (the sandbox's simulator).
-    default=[*VENDOR_MEDIA_HOSTS, f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}"]
-    if SANDBOX
+    default=[*VENDOR_MEDIA_HOSTS, _api_origin(MUSICAPI_BASE_URL)]
+    if MUSICAPI_BASE_URL != VENDOR_BASE_URL
     else VENDOR_MEDIA_HOSTS,
 )
 for _entry in MUSICAPI_MEDIA_HOSTS:
