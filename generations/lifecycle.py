@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import dispatch, events, states, submissions
+from generations import dispatch, events, media, states, submissions
 from generations.models import (
     IN_FLIGHT_STATUSES,
     Clip,
@@ -286,9 +286,7 @@ def _copy_media_on_commit(generation_id: Any) -> None:
             "pk", flat=True
         )
     )
-    transaction.on_commit(
-        lambda: [dispatch.send(dispatch.COPY_CLIP_MEDIA, str(pk)) for pk in clip_ids]
-    )
+    transaction.on_commit(lambda: media.copies_send(clip_ids))
 
 
 def _store_clips(
@@ -421,15 +419,16 @@ def generations_reconcile(*, grace_s: float | None = None) -> ReconcileReport:
         if _schedule_poll(generation.pk, seq=generation.poll_seq, delay_s=0):
             report.repolled += 1
 
-    # Succeeded clips whose copy never happened (a lost copy message).
-    for clip_id in Clip.objects.filter(
-        state=ClipState.SUCCEEDED,
-        media_state=MediaState.PENDING,
-        generation__status=Status.SUCCEEDED,
-        generation__finished_at__lt=overdue,
-    ).values_list("pk", flat=True)[:batch]:
-        dispatch.send(dispatch.COPY_CLIP_MEDIA, str(clip_id))
-        report.recopied += 1
+    # Succeeded clips whose copy never happened (a lost copy message); not those whose copy is
+    # queued, running or waiting to retry (media.copies_send).
+    report.recopied = media.copies_send(
+        Clip.objects.filter(
+            state=ClipState.SUCCEEDED,
+            media_state=MediaState.PENDING,
+            generation__status=Status.SUCCEEDED,
+            generation__finished_at__lt=overdue,
+        ).values_list("pk", flat=True)[:batch]
+    )
 
     if report.resubmitted or report.unconfirmed or report.repolled:
         logger.warning("reconcile: %s", report)

@@ -8,20 +8,32 @@ do with the result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import events, jobs
+from generations import dispatch, events, jobs
 from generations.models import Clip, ClipState, JobFile, MediaState, Status
 
 logger = logging.getLogger(__name__)
+
+# One copy of a clip at a time. Each copy message carries a claim token; the clip's claim (in
+# the cache, i.e. Redis) names the copy that is queued, running or waiting to retry, and lapses
+# after COPY_CLAIM_S. Without it the reconciler re-sent a copy for every clip still pending a
+# minute past its grace (one more per run while a backlog of copies waited in the queue), and two
+# copies of one clip downloaded it twice, the second replacing the file the first had just
+# marked ready. A lapsed claim (a worker killed mid-copy, a message lost) only delays the copy:
+# the clip streams through meanwhile. Long enough for a backlog to drain and a copy (at most
+# 300 s, the actor's time limit) to run.
+COPY_CLAIM_S = 15 * 60
 
 # The only types we copy and serve, with their file extensions. Anything else (SVG with a
 # <script>, HTML, ...) would be served from our origin, next to /admin/ and the docs.
@@ -67,14 +79,64 @@ class FetchedFile:
 Fetch = Callable[..., FetchedFile]
 
 
-def clip_copy_media(*, clip_id: Any, fetch: Fetch) -> None:
+def _claim_key(clip_id: Any) -> str:
+    return f"media-copy:{clip_id}"
+
+
+def copies_send(clip_ids: Iterable[Any]) -> int:
+    """Send a copy message for each clip that has none queued, running or retrying; how many."""
+    sent = 0
+    for clip_id in clip_ids:
+        claim = uuid.uuid4().hex
+        if not cache.add(_claim_key(clip_id), claim, timeout=COPY_CLAIM_S):
+            continue  # a copy of it is on its way
+        try:
+            dispatch.send(dispatch.COPY_CLIP_MEDIA, str(clip_id), claim)
+        except dispatch.BROKER_DOWN:
+            cache.delete(_claim_key(clip_id))  # nothing is on its way: the reconciler sends it
+            raise
+        sent += 1
+    return sent
+
+
+def _claim(clip_id: Any, claim: str) -> bool:
+    """Hold the clip for this copy (the message that claimed it, a lapsed claim, or none)."""
+    key = _claim_key(clip_id)
+    if not cache.add(key, claim, timeout=COPY_CLAIM_S) and cache.get(key) != claim:
+        return False
+    cache.touch(key, COPY_CLAIM_S)
+    return True
+
+
+def _release(clip_id: Any) -> None:
+    cache.delete(_claim_key(clip_id))
+
+
+def clip_copy_media(*, clip_id: Any, fetch: Fetch, claim: str | None = None) -> None:
     """Copy a succeeded clip's audio (required) and cover (best effort). Idempotent.
 
-    Raises MediaUnavailable for the caller to retry.
+    `claim`: the token its copy message carries (the same on every retry of it); without one
+    (a message sent before claims existed) the copy runs only if no other holds the clip.
+    Raises MediaUnavailable for the caller to retry, keeping the clip for that retry.
     """
     clip = Clip.objects.filter(pk=clip_id).select_related("generation").first()
     if clip is None or clip.state != ClipState.SUCCEEDED or clip.media_state != MediaState.PENDING:
         return
+    if not _claim(clip.pk, claim or uuid.uuid4().hex):
+        return  # another copy of this clip is queued, running or waiting to retry
+    try:
+        _copy(clip, fetch)
+    except MediaUnavailable:
+        # Held through the retry's backoff, so that the reconciler does not start another.
+        cache.touch(_claim_key(clip.pk), COPY_CLAIM_S + settings.RETRY_MAX_BACKOFF_MS // 1000)
+        raise
+    except BaseException:
+        _release(clip.pk)
+        raise
+    _release(clip.pk)
+
+
+def _copy(clip: Clip, fetch: Fetch) -> None:
     try:
         audio = fetch(clip.vendor_audio_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio")
     except MediaRefused as exc:
@@ -114,6 +176,7 @@ def clip_copy_give_up(*, clip_id: Any, attempts: int) -> None:
         media_state=MediaState.FAILED,
         media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
     )
+    _release(clip_id)
     if updated:
         generation_id = Clip.objects.filter(pk=clip_id).values_list("generation_id", flat=True)
         events.publish(generation_id.first(), "media")

@@ -78,9 +78,11 @@ def poll_generation(generation_id: str, seq: int) -> None:
     on_retry_exhausted=dispatch.GIVE_UP_CLIP_MEDIA,
     time_limit=300_000,
 )
-def copy_clip_media(clip_id: str) -> None:
-    """Copy a succeeded clip's audio and cover into our storage (retried when transient)."""
-    media.clip_copy_media(clip_id=clip_id, fetch=get_fetcher())
+def copy_clip_media(clip_id: str, claim: str | None = None) -> None:
+    """Copy a succeeded clip's audio and cover into our storage (retried when transient).
+
+    `claim`: the token the sender took the clip with (generations.media.copies_send)."""
+    media.clip_copy_media(clip_id=clip_id, fetch=get_fetcher(), claim=claim)
 
 
 @dramatiq.actor(

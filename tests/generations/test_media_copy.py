@@ -1,12 +1,14 @@
 """Copying clip media into storage, from the simulator and from hostile CDNs."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from generations import lifecycle, media, services
-from generations.models import Clip, ClipState, MediaState
+from generations.models import Clip, ClipState, Generation, MediaState
 from tests.media_server import MediaServer
 from workers.fetch import SafeFetcher
 
@@ -50,8 +52,8 @@ def test_finishing_a_generation_queues_one_copy_per_succeeded_clip(
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.generation_poll(generation_id=generation.pk, seq=1, upstream=upstream)
     succeeded = generation.clips.get(state=ClipState.SUCCEEDED)
-    copies = [(m.queue_name, m.args) for m in sent_messages if m.actor_name == "copy_clip_media"]
-    assert copies == [("media", (str(succeeded.pk),))]  # not behind (or in front of) the polls
+    copies = [(m.queue_name, m.args[0]) for m in sent_messages if m.actor_name == "copy_clip_media"]
+    assert copies == [("media", str(succeeded.pk))]  # not behind (or in front of) the polls
     polls = {m.queue_name for m in sent_messages if m.actor_name == "poll_generation"}
     assert polls == {"polls.DQ"}  # the delayed poll, on the polls queue
 
@@ -192,3 +194,113 @@ def test_the_copy_actor_gives_up_into_a_failed_copy():
     assert actors.copy_clip_media.queue_name == "media"
     assert actors.copy_clip_media.options["on_retry_exhausted"] == "give_up_clip_media"
     assert actors.give_up_clip_media.queue_name == "media"
+
+
+# --- one copy at a time per clip ---------------------------------------------------------------
+
+COPY = "copy_clip_media"
+
+
+def _copies(messages) -> list[tuple]:
+    return [m.args for m in messages if m.actor_name == COPY]
+
+
+def _finished_long_ago(clip) -> None:
+    """Past any reconcile grace: a copy still pending now looks lost to the reconciler."""
+    Generation.objects.filter(pk=clip.generation_id).update(
+        finished_at=timezone.now() - timedelta(hours=1)
+    )
+
+
+@pytest.fixture
+def copy_sent(
+    alice,
+    generation_factory,
+    upstream,
+    simulator,
+    sent_messages,
+    django_capture_on_commit_callbacks,
+):
+    """A clip whose generation finished, and the copy message that sent (still queued)."""
+    generation = generation_factory(owner=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_submit(generation_id=generation.pk, upstream=upstream)
+    time.sleep(simulator.ready_after_s + 0.05)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_poll(generation_id=generation.pk, seq=1, upstream=upstream)
+    clip = generation.clips.first()
+    (message,) = [m for m in sent_messages if _copies([m]) and m.args[0] == str(clip.pk)]
+    sent_messages.clear()
+    return clip, message
+
+
+def test_the_reconciler_sends_no_second_copy_while_the_first_is_queued(copy_sent, sent_messages):
+    clip, _ = copy_sent
+    _finished_long_ago(clip)
+    assert lifecycle.generations_reconcile().recopied == 0
+    assert _copies(sent_messages) == []
+
+
+def test_the_reconciler_sends_no_second_copy_while_the_first_runs(copy_sent, fetch):
+    clip, message = copy_sent
+    _finished_long_ago(clip)
+    recopied = []
+
+    def fetch_while_the_reconciler_runs(url, **kwargs):
+        recopied.append(lifecycle.generations_reconcile().recopied)
+        return fetch(url, **kwargs)
+
+    media.clip_copy_media(
+        clip_id=clip.pk, fetch=fetch_while_the_reconciler_runs, claim=message.args[1]
+    )
+    assert recopied == [0, 0]  # during the audio's and the cover's download
+    assert Clip.objects.get(pk=clip.pk).media_state == MediaState.READY
+
+
+def test_a_second_copy_of_a_clip_being_copied_fetches_nothing(finished_clip, fetch):
+    fetched = []
+
+    def fetch_and_meet_a_duplicate(url, **kwargs):
+        fetched.append(kwargs["kind"])
+        if len(fetched) == 1:  # another message for the same clip runs meanwhile
+            media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch_and_meet_a_duplicate)
+        return fetch(url, **kwargs)
+
+    media.clip_copy_media(clip_id=finished_clip.pk, fetch=fetch_and_meet_a_duplicate)
+    assert fetched == ["audio", "image"]  # once each, by the first copy
+    assert Clip.objects.get(pk=finished_clip.pk).media_state == MediaState.READY
+
+
+def test_a_copy_waiting_to_retry_keeps_the_clip_and_its_retry_copies_it(copy_sent, fetch):
+    clip, message = copy_sent
+    claim = message.args[1]  # a retry is the same message: same arguments
+    _finished_long_ago(clip)
+    Clip.objects.filter(pk=clip.pk).update(vendor_audio_url="http://127.0.0.1:9/a.wav")
+    with pytest.raises(media.MediaUnavailable):
+        media.clip_copy_media(
+            clip_id=clip.pk,
+            fetch=SafeFetcher(["http://127.0.0.1:9"], timeout_s=(1, 1)),
+            claim=claim,
+        )
+    assert lifecycle.generations_reconcile().recopied == 0  # the retry is on its way
+    media.clip_copy_media(clip_id=clip.pk, fetch=lambda *a, **k: pytest.fail("a second copy"))
+    Clip.objects.filter(pk=clip.pk).update(vendor_audio_url=clip.vendor_audio_url)
+    media.clip_copy_media(clip_id=clip.pk, fetch=fetch, claim=claim)
+    assert Clip.objects.get(pk=clip.pk).media_state == MediaState.READY
+
+
+def test_a_lost_copy_is_sent_again_once(finished_clip, sent_messages):
+    """No copy message is queued (lost in a Redis restart): one per clip, not one per run."""
+    _finished_long_ago(finished_clip)
+    clips = {str(pk) for pk in finished_clip.generation.clips.values_list("pk", flat=True)}
+    assert lifecycle.generations_reconcile().recopied == len(clips) == 2
+    assert lifecycle.generations_reconcile().recopied == 0
+    assert sorted(args[0] for args in _copies(sent_messages)) == sorted(clips)
+
+
+def test_a_copy_that_gave_up_leaves_the_clip_to_the_reconciler(copy_sent):
+    clip, _ = copy_sent
+    media.clip_copy_give_up(clip_id=clip.pk, attempts=8)
+    Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.PENDING)  # say, reset by hand
+    _finished_long_ago(clip)
+    assert lifecycle.generations_reconcile().recopied == 1
