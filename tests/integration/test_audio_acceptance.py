@@ -1,11 +1,16 @@
-"""What a client would check, against a vendor built from the contract alone (not our simulator):
-every clip plays the moment its generation says `succeeded`, and a `streaming` clip plays live.
+"""What a client would check: every clip plays the moment its generation says `succeeded`
+(`audio_url` answers 200 with the audio, `Range: bytes=0-99` 206 with 100 bytes), and a
+`streaming` clip plays live.
 
-No media worker runs at first, so every byte played comes through stream-through — and the
-generations still finish: copies and polls do not share a worker pool.
+Against a vendor built from the contract alone (not our simulator), with no media worker at
+first, so that every byte played comes through stream-through — and the generations still finish:
+copies and polls do not share a worker pool. Then as `make run` runs it, every worker pool up, so
+that the same URLs are also asked while their copies land.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import requests
@@ -76,6 +81,54 @@ def test_every_clip_plays_right_after_succeeded_and_while_streaming(vendor):
         part = requests.get(clip["audio_url"], headers={"Range": "bytes=0-99"}, timeout=10)
         assert (part.status_code, len(part.content)) == (206, 100)
         assert part.headers["ETag"]  # ours: the stored file's digest
+
+
+def _plays(url: str) -> bytes:
+    """The acceptance itself, on one `audio_url`; the whole audio."""
+    whole = requests.get(url, timeout=10)
+    assert whole.status_code == 200, whole.text[:300]
+    assert whole.headers["Content-Type"].startswith("audio/")
+    assert whole.content[:4] == b"RIFF"  # the simulator's WAV, not an error page
+    part = requests.get(url, headers={"Range": "bytes=0-99"}, timeout=10)
+    assert (part.status_code, len(part.content)) == (206, 100), part.text[:300]
+    assert part.content == whole.content[:100]
+    return whole.content
+
+
+def test_every_clip_plays_right_after_succeeded_while_copies_land():
+    """Several generations on the full stack (worker and media worker running): each clip plays
+    the moment its generation reports `succeeded`, and on every look after until its copy is in,
+    with the same bytes from the copy as streamed through before it."""
+    with Stack(ready_after_s=3.0) as stack:
+        session = stack.session(stack.token())
+        base = f"{stack.base}/api/v1/generations"
+        ids = [
+            session.post(base, json={"description": f"song {n}"}, timeout=10).json()["id"]
+            for n in range(4)
+        ]
+        played: dict[str, bytes] = {}  # clip id -> its audio, as first played
+        looks: dict[str, set[str]] = {}  # clip id -> the `media` states it was played in
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            generations = [session.get(f"{base}/{gid}", timeout=5).json() for gid in ids]
+            for generation in generations:
+                if generation["status"] != "succeeded":
+                    assert generation["status"] in {"queued", "running"}, generation
+                    continue
+                assert len(generation["clips"]) == 2
+                for clip in generation["clips"]:  # at once, and on every look after
+                    audio = _plays(clip["audio_url"])
+                    assert played.setdefault(clip["id"], audio) == audio
+                    looks.setdefault(clip["id"], set()).add(clip["media"])
+            clips = [c for g in generations for c in g["clips"]]
+            if len(clips) == 2 * len(ids) and all(c["media"] == "ready" for c in clips):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"copies not all in within 120 s: {looks}")
+        assert len(played) == 2 * len(ids)
+        # Some clips were played before their copy landed (stream-through), all of them after.
+        assert any("pending" in states for states in looks.values()), looks
 
 
 def _vendor_clip_id(vendor: ContractVendor, clip: dict) -> str:
