@@ -172,6 +172,9 @@ else:
             # not remembered for ever.
             "max_lifetime": 600.0,
         }
+        # Django's backend, whose pool checks a connection before handing it out and, after a
+        # server restart, replaces every dead idle one at once (config/postgres/base.py).
+        DATABASES["default"]["ENGINE"] = "config.postgres"
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

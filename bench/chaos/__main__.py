@@ -7,8 +7,11 @@ PostgreSQL are killed and started again. Then it checks every promise in the REA
 
 Shapes (`--shape` or CHAOS_SHAPE): `production` = PostgreSQL + RabbitMQ + Redis, each a private
 server on a free port so it can be restarted (the machine's shared servers are never touched);
-`embedded` = SQLite + the embedded Redis as broker, as `make run` on a laptop; `auto` (default) =
-production when PostgreSQL and RabbitMQ are installed here, embedded otherwise.
+`embedded` = SQLite + the embedded Redis as broker, as `make run` on a laptop; `shared` = the
+running PostgreSQL and RabbitMQ (DATABASE_URL, BROKER_URL, else 127.0.0.1:5432 and :5672), a
+database and a vhost of the run's own, their connections dropped instead of restarts (CI's short
+run, `make chaos-ci`); `auto` (default) = production when PostgreSQL and RabbitMQ are installed
+here, embedded otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import threading
 import time
@@ -28,8 +32,11 @@ from bench.chaos.invariants import TERMINAL, check_all
 from bench.chaos.services import (
     PrivatePostgres,
     PrivateRabbit,
+    SharedPostgres,
+    SharedRabbit,
     postgres_bin,
     rabbitmq_available,
+    rabbitmqctl_available,
 )
 from bench.chaos.traffic import Traffic, plan, run_users
 from tests.stack import ROOT
@@ -40,8 +47,13 @@ FAULTS = {
     "retry_after_s": 1,
     "slow": 0.05,  # answers 2 s late: the cancels and deletes during a create hit these
     "slow_s": 2,
+    # A call accepted and left unanswered past the client's 30 s read timeout (a create has made
+    # its task: it ends `unconfirmed`, charged, as the vendor billed it).
+    "hang": 0.005,
+    "hang_s": 35,
     "failed_clip": 0.1,
     "lost_webhook": 0.3,
+    "duplicate_webhook": 0.2,  # the same event again 1.5 s later: the receiver drops it
 }
 SETTLE_LIMIT_S = 420
 READY_AFTER_S = 4
@@ -52,8 +64,10 @@ def make_shape(name: str) -> Shape:
         name = "production" if postgres_bin() and rabbitmq_available() else "embedded"
     if name == "embedded":
         return Shape("embedded", notes=["SQLite file, embedded Redis as cache and broker"])
+    if name == "shared":
+        return shared_shape()
     if name != "production":
-        raise SystemExit(f"unknown shape {name!r}: production, embedded or auto")
+        raise SystemExit(f"unknown shape {name!r}: production, embedded, shared or auto")
     if not (postgres_bin() and rabbitmq_available()):
         raise SystemExit("the production shape needs /usr/lib/postgresql/*/bin and rabbitmq-server")
     run_dir = ROOT / "var" / "chaos" / f"{os.getpid()}"
@@ -64,6 +78,28 @@ def make_shape(name: str) -> Shape:
         notes=[
             "PostgreSQL: a private cluster (initdb, pg_ctl) on a free port, crash-restarted",
             "RabbitMQ: a private rabbitmq-server node on a free port, killed -9 and restarted",
+            "Redis (cache, events): a private redis-server, restarted empty",
+        ],
+    )
+
+
+def shared_shape() -> Shape:
+    database = os.environ.get("DATABASE_URL", "")
+    if not database.startswith(("postgres://", "postgresql://")):
+        database = "postgres://postgres@127.0.0.1:5432/postgres"
+    broker = os.environ.get("BROKER_URL", "")
+    if not broker.startswith("amqp://"):
+        broker = "amqp://guest:guest@127.0.0.1:5672/"
+    if not rabbitmqctl_available():
+        raise SystemExit("the shared shape needs rabbitmqctl, to make a vhost of its own")
+    postgres, rabbit = SharedPostgres(database), SharedRabbit(broker)
+    return Shape(
+        "shared",
+        postgres=postgres,
+        rabbit=rabbit,
+        notes=[
+            f"PostgreSQL: database {postgres.name} on the running server, its connections dropped",
+            f"RabbitMQ: vhost {rabbit.vhost} on the running server, its connections closed",
             "Redis (cache, events): a private redis-server, restarted empty",
         ],
     )
@@ -105,19 +141,19 @@ def disrupt(stack: ChaosStack, kind: str, rng: random.Random) -> Window:
         stack.restart_redis()
     elif kind == "rabbitmq":
         window = Window(kind, "rabbitmq", time.time())
-        stack.shape.rabbit.restart()
+        window.note = stack.shape.rabbit.disrupt(rng)
     elif kind == "postgres":
         window = Window(kind, "postgres", time.time())
-        stack.shape.postgres.crash()
-        time.sleep(rng.uniform(1, 3))
-        stack.shape.postgres.start()
+        window.note = stack.shape.postgres.disrupt(rng)
     else:
         raise ValueError(kind)
     window.end = time.time()
     return window
 
 
-def settle(stack: ChaosStack, traffic: Traffic, sessions, planned) -> tuple[dict, float]:
+def settle(
+    stack: ChaosStack, traffic: Traffic, sessions, planned, limit_s: float = SETTLE_LIMIT_S
+) -> tuple[dict, float]:
     """Until every generation is terminal and its media copied (bounded); the reconciler runs
     every few seconds, as the scheduler does every minute."""
     started = time.monotonic()
@@ -125,7 +161,7 @@ def settle(stack: ChaosStack, traffic: Traffic, sessions, planned) -> tuple[dict
     pending = [
         i for i in planned if i.gid and not (i.action == "delete" and i.action_status == 204)
     ]
-    while pending and time.monotonic() - started < SETTLE_LIMIT_S:
+    while pending and time.monotonic() - started < limit_s:
         try:
             stack.manage("reconcile")
         except Exception as exc:  # the invariants report what it failed to repair
@@ -177,6 +213,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=3.0, help="creates per second, all users")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--shape", default=os.environ.get("CHAOS_SHAPE", "auto"))
+    parser.add_argument(
+        "--settle-limit", type=float, default=SETTLE_LIMIT_S, help="seconds to wait for the end"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     rounds = args.rounds or max(8, args.generations // 15)
@@ -219,8 +258,9 @@ def main(argv: list[str]) -> int:
         chaos_thread.start()
         run_users(traffic, sessions, planned, duration_s, random.Random(args.seed + 2))
         chaos_thread.join(timeout=600)
-        final, settle_s = settle(stack, traffic, sessions, planned)
+        final, settle_s = settle(stack, traffic, sessions, planned, args.settle_limit)
         tasks = stack.simulator("ledger")["tasks"]
+        webhooks = stack.simulator("calls")["webhooks"]
         audit = json.loads(
             stack.manage(
                 "shell",
@@ -239,12 +279,24 @@ def main(argv: list[str]) -> int:
             windows=windows,
             audit=audit,
             tasks=tasks,
+            webhooks=webhooks,
             final=final,
             media=media,
             web_ports=web_ports,
         )
+        if not all(row.ok for row in rows):
+            keep_logs(stack, run)
     print_report(args, shape, windows, rows, settle_s, time.monotonic() - wall, planned)
     return 0 if all(row.ok for row in rows) else 1
+
+
+def keep_logs(stack: ChaosStack, run: str) -> None:
+    """A broken run keeps every process's log (the stack's directory goes with it)."""
+    target = ROOT / "var" / "chaos" / f"logs-{run}"
+    target.mkdir(parents=True, exist_ok=True)
+    for log in stack.dir.glob("*.log"):
+        shutil.copy(log, target / log.name)
+    print(f"logs kept in {target}", file=sys.stderr)
 
 
 def print_report(args, shape, windows, rows, settle_s, wall_s, planned) -> None:

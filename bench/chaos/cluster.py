@@ -9,11 +9,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from bench.chaos.services import PrivatePostgres, PrivateRabbit
+from bench.chaos.services import PrivatePostgres, PrivateRabbit, SharedPostgres, SharedRabbit
 from tests.stack import PYTHON, Stack, free_port, wait_for
 
 
@@ -34,8 +33,8 @@ class Window:
 @dataclass
 class Shape:
     name: str
-    postgres: PrivatePostgres | None = None
-    rabbit: PrivateRabbit | None = None
+    postgres: PrivatePostgres | SharedPostgres | None = None
+    rabbit: PrivateRabbit | SharedRabbit | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -126,7 +125,7 @@ class ChaosStack(Stack):
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.stop()
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, AttributeError):
                     server.root.parent.rmdir()  # the run's directory, once both are gone
 
     def tokens(self, usernames: list[str]) -> dict[str, str]:
@@ -170,16 +169,13 @@ class ChaosStack(Stack):
     def _database_url(self) -> str:
         if self.shape.postgres is None:
             return super()._database_url()
-        import psycopg
-
-        admin = self.shape.postgres.url
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "chaos"')
-        return urlunsplit(urlsplit(admin)._replace(path="/chaos"))
+        return self.shape.postgres.database_url()
 
     def _drop_pg_database(self) -> None:
         if self.shape.postgres is None:
             super()._drop_pg_database()
+        else:
+            self.shape.postgres.drop_database()
 
 
 def wait_until(predicate, timeout_s: float, interval_s: float = 0.5) -> bool:

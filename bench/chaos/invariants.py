@@ -42,6 +42,7 @@ def check_all(
     windows: list[Window],
     audit: dict,
     tasks: list[dict],
+    webhooks: list[dict],
     final: dict[str, dict],
     media: dict[str, bytes | None],
     web_ports: dict[str, int],
@@ -113,7 +114,8 @@ def check_all(
         Row(
             "status as the prompt asked",
             f"{len(survivors) - len(wrong) - len(unconfirmed)}/{len(survivors)}, "
-            f"{len(unconfirmed)} failed as unconfirmed (a worker killed inside the create)",
+            f"{len(unconfirmed)} failed as unconfirmed (the create unanswered: a hung vendor "
+            "or a worker killed inside it)",
             not wrong,
             wrong[:10],
         )
@@ -257,7 +259,10 @@ def check_all(
         cause = _cause(answer, port_name, windows)
         causes[cause] += 1
         if cause == "none":
-            outside.append(f"{answer.status} {answer.method} {answer.path} at {answer.at:.1f}")
+            outside.append(
+                f"{answer.status} {answer.method} {answer.path} on "
+                f"{port_name.get(answer.port, answer.port)}{_nearest(answer.at, windows)}"
+            )
     detail = ", ".join(f"{k} {v}" for k, v in sorted(causes.items())) or "none"
     rows.append(
         Row(
@@ -268,7 +273,52 @@ def check_all(
             outside[:10],
         )
     )
+    rows.append(_webhook_row(webhooks, web_ports, windows))
     return rows
+
+
+def _webhook_row(webhooks: list[dict], web_ports: dict[str, int], windows: list[Window]) -> Row:
+    """The vendor's deliveries (to the first web process, PUBLIC_BASE_URL): a repeat is dropped
+    (409) unless Redis, which remembers deliveries, restarted in between; none answered 5xx."""
+    port_name = {web_ports["web-0"]: "web-0"}
+    sent = [w for w in webhooks if not w["lost"]]
+    repeats = [w for w in sent if w.get("duplicate")]
+    statuses = Counter(w.get("status") for w in sent)
+    redis_restarts = [w for w in windows if w.kind == "redis"]
+    accepted_twice = [
+        w
+        for w in repeats
+        if w.get("status") in (200, 204)
+        # Redis emptied between the first delivery (1.5 s before) and its repeat forgets it.
+        and not any(w["at"] - 5 <= r.start <= w["at"] + 1 for r in redis_restarts)
+    ]
+    bad = []
+    for w in sent:
+        status = w.get("status")
+        if status is None or status < 500:
+            continue
+        answer = Answer(w["at"], web_ports["web-0"], "POST", "/hooks/musicapi", status)
+        if _cause(answer, port_name, windows) == "none":
+            bad.append(f"{status} for task {w['task_id'][:8]} at {w['at']:.1f}")
+    bad += [f"repeat for task {w['task_id'][:8]} accepted again" for w in accepted_twice]
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items(), key=str)) or "none"
+    return Row(
+        "vendor webhooks: repeats dropped, no 5xx",
+        f"{len(sent)} delivered ({len(repeats)} repeats), "
+        f"{len(webhooks) - len(sent)} lost; answered {detail}",
+        not bad,
+        bad[:10],
+    )
+
+
+def _nearest(at: float, windows: list[Window]) -> str:
+    """The disruption closest in time, to say where to look."""
+    if not windows:
+        return ""
+    window = min(windows, key=lambda w: min(abs(at - w.start), abs(at - (w.end or w.start))))
+    if at < window.start:
+        return f", {window.start - at:.1f} s before {window.kind} {window.target}"
+    return f", {at - (window.end or window.start):.1f} s after {window.kind} {window.target}"
 
 
 def _cause(answer: Answer, port_name: dict[int, str], windows: list[Window]) -> str:
@@ -277,7 +327,8 @@ def _cause(answer: Answer, port_name: dict[int, str], windows: list[Window]) -> 
         if same_web and window.covers(answer.at, 1.0, 1.0):
             return "web killed"
     for window in windows:
-        if window.kind in {"postgres", "rabbitmq", "redis"} and window.covers(answer.at, 1.0, 5.0):
+        # Not Redis: while it restarts the API answers without it (README "Guarantees").
+        if window.kind in {"postgres", "rabbitmq"} and window.covers(answer.at, 1.0, 5.0):
             return f"{window.kind} restart"
     return "none"
 

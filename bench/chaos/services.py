@@ -1,10 +1,15 @@
-"""Private PostgreSQL and RabbitMQ servers that the chaos run may kill and restart.
+"""The PostgreSQL and RabbitMQ servers of a chaos run, and how each is disrupted.
 
 The machine's shared servers (127.0.0.1:5432, :5672) serve other people: the run never restarts
 them. When the binaries are installed it starts its own instead, on free loopback ports, with
 their data under `var/chaos/`: a throwaway PostgreSQL cluster (initdb + pg_ctl, run as the
 `postgres` user when we are root) and a throwaway RabbitMQ node (its own node name, ports,
 mnesia and Erlang cookie). Both keep their data across a restart, as a real crash would.
+
+The short CI run (`make chaos-ci`) uses the shared servers instead, as CI's machine has them:
+a database and a RabbitMQ vhost of its own (so a test run beside it can neither take its
+messages nor flush its queues), and, instead of a restart, every connection of that database or
+vhost dropped at once.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.stack import free_port, wait_for
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQCTL = "rabbitmqctl"
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -79,6 +86,22 @@ class PrivatePostgres:
     def restart(self) -> None:
         self.crash()
         self.start()
+
+    def disrupt(self, rng) -> str:
+        self.crash()
+        time.sleep(rng.uniform(1, 3))
+        self.start()
+        return "crash-restarted"
+
+    def database_url(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "chaos"')
+        return f"postgres://postgres@127.0.0.1:{self.port}/chaos"
+
+    def drop_database(self) -> None:
+        """The whole cluster goes in `stop()`."""
 
     def stop(self) -> None:
         if self.data.exists():
@@ -171,6 +194,88 @@ class PrivateRabbit:
         self.kill()
         self.start()
 
+    def disrupt(self, rng) -> str:
+        self.restart()
+        return "killed -9, restarted"
+
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class SharedPostgres:
+    """A database of our own on a PostgreSQL server others use: never restarted; `disrupt()`
+    terminates every connection to our database (what a restart does to its clients)."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.url = admin_url
+        self.name = f"chaos_{os.getpid()}_{os.urandom(3).hex()}"
+        self.root = None  # nothing on disk
+
+    def start(self) -> None:
+        import psycopg
+
+        psycopg.connect(self.url, connect_timeout=5).close()
+
+    def database_url(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return urlunsplit(urlsplit(self.url)._replace(path=f"/{self.name}"))
+
+    def disrupt(self, rng) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            dropped = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.name,),
+            ).fetchone()[0]
+        return f"{dropped} connections dropped"
+
+    def drop_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.drop_database()
+
+
+class SharedRabbit:
+    """A vhost of our own on a RabbitMQ server others use (made and removed with rabbitmqctl,
+    which needs to run on the server's machine): never restarted; `disrupt()` closes every
+    connection in our vhost (what a restart does to its clients; durable queues stay)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.vhost = f"chaos-{os.getpid()}-{os.urandom(3).hex()}"
+        self.url = urlunsplit(parts._replace(path=f"/{self.vhost}"))
+        self.user = parts.username or "guest"
+        self.root = None  # nothing on disk
+
+    def start(self) -> None:
+        self._ctl("add_vhost", self.vhost)
+        self._ctl("set_permissions", "-p", self.vhost, self.user, ".*", ".*", ".*")
+
+    def disrupt(self, rng) -> str:
+        self._ctl("close_all_connections", "--vhost", self.vhost, "chaos: connections dropped")
+        return "connections closed"
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._ctl("delete_vhost", self.vhost)
+
+    @staticmethod
+    def _ctl(*args: str) -> None:
+        subprocess.run(  # noqa: S603 - our own fixed command line
+            [RABBITMQCTL, "-q", *args], check=True, capture_output=True, timeout=60
+        )
+
+
+def rabbitmqctl_available() -> bool:
+    return shutil.which(RABBITMQCTL) is not None

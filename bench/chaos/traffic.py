@@ -21,6 +21,8 @@ import requests
 ATTEMPTS = 10
 TIMEOUT_S = 20
 
+# The create makes the task and answers after the client's timeout: `failed` (unconfirmed).
+HANG_CREATE = "[sim:hang-create] "
 # (marker, the status it asks for), drawn per generation.
 MARKERS = [
     ("", "succeeded"),
@@ -116,6 +118,11 @@ def plan(rng: random.Random, users: list[str], generations: int, run: str) -> li
                 ]
             )
         planned.append(item)
+    # Every run, however short, meets a vendor that takes a create and never answers in time.
+    if len(planned) > 1:
+        hung = planned[1]
+        hung.description = f"{HANG_CREATE}chaos {run} {hung.user} #{hung.n}"
+        hung.expected = "failed"
     return planned
 
 
