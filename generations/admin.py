@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 
 from generations import services
 from generations.errors import DomainError
-from generations.models import Account, Clip, Generation, LedgerEntry, Plan
+from generations.models import Account, Clip, Generation, Job, JobFile, LedgerEntry, Plan
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -100,3 +100,22 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class JobFileInline(admin.TabularInline):
+    model = JobFile
+    extra = 0
+    fields = ("id", "name", "media_state", "media_error", "size", "copied_at")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    """Read-only like generations: status and settlement move only through `generations.jobs`."""
+
+    list_display = ("id", "owner", "kind", "status", "error_code", "settled", "created_at")
+    list_filter = ("kind", "status", "error_code", "settled")
+    search_fields = ("id", "owner__username", "vendor_task_id", "vendor_clip_id")
+    date_hierarchy = "created_at"
+    inlines = [JobFileInline]

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations import dispatch, events, jobs
-from generations.models import Clip, ClipState, JobFile, MediaState, Status
+from generations.models import TERMINAL_STATUSES, Clip, ClipState, JobFile, MediaState, Status
 
 logger = logging.getLogger(__name__)
 
@@ -251,8 +251,12 @@ def job_file_copy_give_up(*, file_id: Any, attempts: int) -> None:
 
 
 def media_names(*, generation_id: Any) -> list[str]:
+    """The stored files of a generation's clips and of their finished jobs (WAV, stems)."""
     names = Clip.objects.filter(generation_id=generation_id).values_list("audio_file", "image_file")
-    return [name for pair in names for name in pair if name]
+    files = JobFile.objects.filter(
+        job__clip__generation_id=generation_id, job__status__in=TERMINAL_STATUSES
+    ).values_list("file", flat=True)
+    return [name for pair in names for name in pair if name] + [name for name in files if name]
 
 
 def media_delete(names: list[str]) -> None:

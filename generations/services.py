@@ -12,7 +12,15 @@ from generations import dispatch, states
 from generations.errors import NotCancelable
 from generations.idempotency import key_claim
 from generations.media import media_delete, media_names
-from generations.models import IN_FLIGHT_STATUSES, Generation, IdempotencyKey, Plan, Status
+from generations.models import (
+    IN_FLIGHT_STATUSES,
+    TERMINAL_STATUSES,
+    Generation,
+    IdempotencyKey,
+    Job,
+    Plan,
+    Status,
+)
 from generations.quotas import Usage, quota_reserve
 
 logger = logging.getLogger(__name__)
@@ -76,12 +84,16 @@ def generation_cancel(*, generation: Generation) -> Generation:
 def generation_delete(*, generation: Generation) -> None:
     """Remove a generation and its clips; one still in flight is canceled first, which settles
     its quota — unless its vendor create is in flight: the create's outcome settles it then
-    (`submissions`), the row being gone (a worker finding it gone simply stops)."""
+    (`submissions`), the row being gone (a worker finding it gone simply stops).
+
+    Its clips' finished jobs (a WAV, stems) go with them; one still in flight stays, without
+    its clip, to finish and settle its own reservation."""
     names = media_names(generation_id=generation.pk)
     with transaction.atomic():
         states.transition(
             generation_id=generation.pk, expected=IN_FLIGHT_STATUSES, to=Status.CANCELED
         )
+        Job.objects.filter(clip__generation_id=generation.pk, status__in=TERMINAL_STATUSES).delete()
         generation.delete()
         # Files go only once the rows are gone for good.
         transaction.on_commit(lambda: media_delete(names))

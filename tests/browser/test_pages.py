@@ -67,3 +67,19 @@ def test_the_demo_page_goes_from_a_description_to_a_playing_clip(stack, page, sh
     assert "of" in page.inner_text("#quota")
     page.screenshot(path=str(shots / "demo-playing.png"), full_page=True)
     print(f"demo: description to a playing clip in {elapsed:.1f} s (simulator ready after 2 s)")
+
+
+def test_the_demo_page_makes_a_clips_wav_and_offers_it_for_download(stack, page):
+    page.goto(f"{stack.base}/demo/")
+    page.fill("#description", "a short song to keep as a WAV")
+    page.click("#generate")
+    page.locator("#clips .wav button").first.wait_for(timeout=TIMEOUT_MS)
+    page.locator("#clips .wav button").first.click()
+    link = page.locator("#clips .wav a").first
+    link.wait_for(timeout=TIMEOUT_MS)
+    assert link.inner_text() == "Download WAV"
+    assert link.get_attribute("download").endswith(".wav")
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        link.click()
+    with open(download.value.path(), "rb") as saved:
+        assert saved.read(4) == b"RIFF"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from generations.models import Clip, Generation, Status
+from generations.models import Clip, Generation, Job, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +60,13 @@ def test_cancel_and_delete_are_actions_through_the_services(operator, running, g
     operator.post(changelist, {"action": "delete_with_media", "_selected_action": [str(done.pk)]})
     assert not Generation.objects.filter(pk=done.pk).exists()
     assert not Clip.objects.filter(generation_id=done.pk).exists()
+
+
+def test_jobs_are_shown_but_cannot_be_edited(operator, alice):
+    job = Job.objects.create(owner=alice, kind="wav", status=Status.RUNNING, vendor_task_id="t9")
+    url = f"/admin/generations/job/{job.pk}/change/"
+    assert b"t9" in operator.get(url).content
+    assert operator.post(url, {"status": "succeeded", "settled": "on"}).status_code == 403
+    job.refresh_from_db()
+    assert (job.status, job.settled) == (Status.RUNNING, False)
+    assert operator.get("/admin/generations/job/").status_code == 200

@@ -10,11 +10,12 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from generations import dispatch, job_lifecycle, jobs, lifecycle, media
+from generations import dispatch, job_lifecycle, jobs, lifecycle, media, services
 from generations.models import (
     Account,
     ErrorCode,
     Job,
+    JobFile,
     JobKind,
     LedgerEntry,
     MediaState,
@@ -307,3 +308,25 @@ def test_polls_out_of_retries_are_charged_but_a_submit_out_of_retries_is_not(
     kinds = dict(LedgerEntry.objects.exclude(kind="reserve").values_list("units", "kind"))
     assert kinds == {0: "charge", -1: "release"}
     assert (account(alice).used, account(alice).in_flight) == (1, 0)
+
+
+def test_deleting_a_generation_removes_its_clips_finished_jobs_and_their_files(
+    alice, song, upstream, simulator, django_capture_on_commit_callbacks
+):
+    clip = song()
+    done = run(
+        create(alice, JobKind.WAV, clip).job,
+        upstream,
+        simulator,
+        django_capture_on_commit_callbacks,
+    )
+    wav = done.files.get()
+    media.job_file_copy(file_id=wav.pk, fetch=SafeFetcher([simulator.public_url]))
+    name = JobFile.objects.get(pk=wav.pk).file.name
+    in_flight = create(alice, JobKind.STEMS_BASIC, clip).job
+    with django_capture_on_commit_callbacks(execute=True):
+        services.generation_delete(generation=clip.generation)
+    assert not default_storage.exists(name)
+    assert not Job.objects.filter(pk=done.pk).exists()
+    in_flight.refresh_from_db()  # left to finish and settle on its own
+    assert in_flight.clip is None and in_flight.status == Status.QUEUED

@@ -1,4 +1,4 @@
-// Music Gateway in a page: create a generation, follow it live, play the clips.
+// Music Gateway in a page: create a generation, follow it live, play the clips, get a WAV.
 // Everything a frontend needs is here; copy what you like.
 
 const $ = (id) => document.getElementById(id);
@@ -22,14 +22,64 @@ async function api(path, options = {}) {
   return body;
 }
 
-// The stream ends when the generation is over and its audio is stored.
+// The stream ends when the generation is over, its audio is stored and every job on its clips
+// (a WAV asked for below) is done with its files stored.
 function isDone(generation) {
   const terminal = ["succeeded", "failed", "canceled"].includes(generation.status);
   const copying = generation.clips.some((c) => c.state === "succeeded" && c.media === "pending");
-  return terminal && !(generation.status === "succeeded" && copying);
+  const making = generation.clips.some((c) =>
+    c.jobs.some(
+      (j) => !["succeeded", "failed"].includes(j.status) || j.files.some((f) => f.media === "pending"),
+    ),
+  );
+  return terminal && !(generation.status === "succeeded" && copying) && !making;
 }
 
+// A clip's WAV: a job on the clip (202), announced on the generation's stream like the rest.
+function renderWav(card, clip) {
+  const place = card.querySelector(".wav");
+  const job = clip.jobs.find((j) => j.kind === "wav");
+  if (clip.state !== "succeeded") {
+    place.replaceChildren();
+  } else if (job && job.status === "succeeded" && job.files[0] && job.files[0].url) {
+    const link = document.createElement("a");
+    link.href = job.files[0].url; // signed, like audio_url
+    link.download = `${clip.title || "clip"}.wav`;
+    link.textContent = "Download WAV";
+    place.replaceChildren(link);
+  } else if (job && job.status !== "failed") {
+    place.textContent = "Making the WAV…";
+  } else if (!place.querySelector("button")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Get WAV";
+    button.addEventListener("click", () => requestWav(clip.id, button));
+    place.replaceChildren(button);
+    if (job) place.prepend(`WAV failed: ${job.error.detail} `);
+  }
+}
+
+async function requestWav(clipId, button) {
+  button.disabled = true;
+  try {
+    // A fresh key per click; asking again for a clip's WAV returns the same job, free.
+    await api(`/api/v1/clips/${clipId}/wav`, {
+      method: "POST",
+      headers: { "Idempotency-Key": crypto.randomUUID() },
+    });
+    follow(current); // the stream announces the job until its file is stored
+  } catch (error) {
+    button.disabled = false;
+    button.parentElement.prepend(`${error.message} `);
+  }
+  showQuota();
+}
+
+let current = null; // the generation shown
+let following = null; // its open event stream
+
 function render(generation) {
+  current = generation;
   $("result").hidden = false;
   if ($("status").textContent !== generation.status) {
     $("status").textContent = generation.status;
@@ -53,7 +103,9 @@ function render(generation) {
       card = document.createElement("div");
       card.className = "clip";
       card.dataset.clip = clip.id;
-      card.innerHTML = `<img alt=""><div><strong></strong><audio controls preload="none"></audio></div>`;
+      card.innerHTML =
+        `<img alt=""><div><strong></strong><audio controls preload="none"></audio>` +
+        `<p class="wav"></p></div>`;
       card.querySelector("audio").src = clip.audio_url; // signed: no header needed
       $("clips").append(card);
     }
@@ -61,7 +113,24 @@ function render(generation) {
       card.querySelector("img").src = clip.image_url;
     }
     card.querySelector("strong").textContent = `${clip.title} (${Math.round(clip.duration)} s)`;
+    renderWav(card, clip);
   }
+}
+
+// Live status without polling: EventSource cannot send headers, so use the signed URL.
+function follow(generation) {
+  if (following) following.close();
+  following = new EventSource(generation.events_url);
+  following.addEventListener("generation", (message) => {
+    const latest = JSON.parse(message.data);
+    render(latest);
+    if (isDone(latest)) {
+      following.close();
+      following = null;
+      $("generate").disabled = false;
+      showQuota();
+    }
+  });
 }
 
 async function showQuota() {
@@ -93,17 +162,7 @@ $("create").addEventListener("submit", async (event) => {
       }),
     });
     render(generation);
-    // Live status without polling: EventSource cannot send headers, so use the signed URL.
-    const events = new EventSource(generation.events_url);
-    events.addEventListener("generation", (message) => {
-      const current = JSON.parse(message.data);
-      render(current);
-      if (isDone(current)) {
-        events.close();
-        $("generate").disabled = false;
-        showQuota();
-      }
-    });
+    follow(generation);
   } catch (error) {
     $("result").hidden = false;
     $("error").hidden = false;

@@ -288,14 +288,18 @@ class Simulator:
             )
         if "create-garbage" in found:
             return 200, [], "<html><body>Bad gateway</body></html>"
+        return self._first_time_fault(found, "create", prompt)
+
+    def _first_time_fault(self, found: set[str], prefix: str, key: str):
+        """`[sim:{prefix}-500]` / `-429`: a fault on the first call for `key` only."""
         for marker, answer in (
-            ("create-500", (500, [], {"code": 500, "message": "Internal Server Error"})),
-            ("create-429", _too_many(self.faults.retry_after_s)),
+            (f"{prefix}-500", (500, [], {"code": 500, "message": "Internal Server Error"})),
+            (f"{prefix}-429", _too_many(self.faults.retry_after_s)),
         ):
             if marker in found:
                 with self._lock:
-                    first = (marker, prompt) not in self._seen_prompts
-                    self._seen_prompts.add((marker, prompt))
+                    first = (marker, key) not in self._seen_prompts
+                    self._seen_prompts.add((marker, key))
                 if first:
                     return answer
         return None
@@ -319,17 +323,7 @@ class Simulator:
             return 403, [], {"code": 403, "message": _DERIVE_REFUSED}
         if "derive-garbage" in found:
             return 200, [], "<html><body>Bad gateway</body></html>"
-        for marker, answer in (
-            ("derive-500", (500, [], {"code": 500, "message": "Internal Server Error"})),
-            ("derive-429", _too_many(self.faults.retry_after_s)),
-        ):
-            if marker in found:
-                with self._lock:
-                    first = (marker, key) not in self._seen_prompts
-                    self._seen_prompts.add((marker, key))
-                if first:
-                    return answer
-        return None
+        return self._first_time_fault(found, "derive", key)
 
     def _derive(self, environ, route: str):
         payload = _json_body(environ)
