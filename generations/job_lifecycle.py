@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generations import dispatch
+from generations import dispatch, media
 from generations.jobs import job_transition
 from generations.models import ErrorCode, Job, JobFile, JobKind, MediaState, Status
 from generations.upstream import (
@@ -177,10 +177,8 @@ def _finish(job: Job, expected: Status, answer: UpstreamJob) -> None:
                 JobFile(job_id=job.pk, name=f.name[:64], position=i, vendor_url=f.url[:1000])
                 for i, f in enumerate(answer.files)
             )
-            ids = [str(f.pk) for f in files]
-            transaction.on_commit(
-                lambda: [dispatch.send(dispatch.COPY_JOB_FILE, file_id) for file_id in ids]
-            )
+            ids = [f.pk for f in files]
+            transaction.on_commit(lambda: media.job_file_copies_send(ids))
     if moved:
         logger.info("job %s succeeded (%d files)", job.pk, len(answer.files))
 
@@ -260,11 +258,12 @@ def jobs_reconcile(*, grace_s: float | None = None) -> JobsReconcileReport:
     )[:batch]:
         if _schedule_poll(job.pk, seq=job.poll_seq, delay_s=0):
             report.repolled += 1
-    for file_id in JobFile.objects.filter(
-        media_state=MediaState.PENDING, job__finished_at__lt=overdue
-    ).values_list("pk", flat=True)[:batch]:
-        dispatch.send(dispatch.COPY_JOB_FILE, str(file_id))
-        report.recopied += 1
+    # Files whose copy message was lost; one copy at a time (media.job_file_copies_send).
+    report.recopied = media.job_file_copies_send(
+        JobFile.objects.filter(
+            media_state=MediaState.PENDING, job__finished_at__lt=overdue
+        ).values_list("pk", flat=True)[:batch]
+    )
     if report.resubmitted or report.unconfirmed or report.repolled or report.recopied:
         logger.warning("reconcile jobs: %s", report)
     return report

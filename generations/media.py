@@ -79,37 +79,71 @@ class FetchedFile:
 Fetch = Callable[..., FetchedFile]
 
 
-def _claim_key(clip_id: Any) -> str:
-    return f"media-copy:{clip_id}"
+# What a claim holds: a clip's media, or one of a job's files (a WAV, a stem).
+CLIP = "media-copy"
+JOB_FILE = "job-file-copy"
+
+
+def _claim_key(what: str, object_id: Any) -> str:
+    return f"{what}:{object_id}"
 
 
 def copies_send(clip_ids: Iterable[Any]) -> int:
     """Send a copy message for each clip that has none queued, running or retrying; how many."""
+    return _send_claimed(dispatch.COPY_CLIP_MEDIA, CLIP, clip_ids)
+
+
+def job_file_copies_send(file_ids: Iterable[Any]) -> int:
+    """The same for job files (WAV, stems)."""
+    return _send_claimed(dispatch.COPY_JOB_FILE, JOB_FILE, file_ids)
+
+
+def _send_claimed(actor_name: str, what: str, ids: Iterable[Any]) -> int:
     sent = 0
-    for clip_id in clip_ids:
+    for object_id in ids:
         claim = uuid.uuid4().hex
-        if not cache.add(_claim_key(clip_id), claim, timeout=COPY_CLAIM_S):
+        if not cache.add(_claim_key(what, object_id), claim, timeout=COPY_CLAIM_S):
             continue  # a copy of it is on its way
         try:
-            dispatch.send(dispatch.COPY_CLIP_MEDIA, str(clip_id), claim)
+            dispatch.send(actor_name, str(object_id), claim)
         except dispatch.BROKER_DOWN:
-            cache.delete(_claim_key(clip_id))  # nothing is on its way: the reconciler sends it
+            # nothing is on its way: the reconciler sends it
+            cache.delete(_claim_key(what, object_id))
             raise
         sent += 1
     return sent
 
 
-def _claim(clip_id: Any, claim: str) -> bool:
-    """Hold the clip for this copy (the message that claimed it, a lapsed claim, or none)."""
-    key = _claim_key(clip_id)
+def _claim(what: str, object_id: Any, claim: str) -> bool:
+    """Hold the object for this copy (the message that claimed it, a lapsed claim, or none)."""
+    key = _claim_key(what, object_id)
     if not cache.add(key, claim, timeout=COPY_CLAIM_S) and cache.get(key) != claim:
         return False
     cache.touch(key, COPY_CLAIM_S)
     return True
 
 
-def _release(clip_id: Any) -> None:
-    cache.delete(_claim_key(clip_id))
+def _release(what: str, object_id: Any) -> None:
+    cache.delete(_claim_key(what, object_id))
+
+
+def _copy_claimed(what: str, object_id: Any, claim: str | None, copy: Callable[[], None]) -> None:
+    """Run `copy` while holding the object's claim; without a `claim` (a message sent before
+    claims existed) only if no other copy holds it."""
+    if not _claim(what, object_id, claim or uuid.uuid4().hex):
+        return  # another copy of it is queued, running or waiting to retry
+    try:
+        copy()
+    except MediaUnavailable:
+        # Held through the retry's backoff, so that the reconciler does not start another.
+        cache.touch(
+            _claim_key(what, object_id), COPY_CLAIM_S + settings.RETRY_MAX_BACKOFF_MS // 1000
+        )
+        raise
+    except BaseException:
+        _release(what, object_id)
+        raise
+    _release(what, object_id)
 
 
 def clip_copy_media(*, clip_id: Any, fetch: Fetch, claim: str | None = None) -> None:
@@ -122,18 +156,7 @@ def clip_copy_media(*, clip_id: Any, fetch: Fetch, claim: str | None = None) -> 
     clip = Clip.objects.filter(pk=clip_id).select_related("generation").first()
     if clip is None or clip.state != ClipState.SUCCEEDED or clip.media_state != MediaState.PENDING:
         return
-    if not _claim(clip.pk, claim or uuid.uuid4().hex):
-        return  # another copy of this clip is queued, running or waiting to retry
-    try:
-        _copy(clip, fetch)
-    except MediaUnavailable:
-        # Held through the retry's backoff, so that the reconciler does not start another.
-        cache.touch(_claim_key(clip.pk), COPY_CLAIM_S + settings.RETRY_MAX_BACKOFF_MS // 1000)
-        raise
-    except BaseException:
-        _release(clip.pk)
-        raise
-    _release(clip.pk)
+    _copy_claimed(CLIP, clip.pk, claim, lambda: _copy(clip, fetch))
 
 
 def _copy(clip: Clip, fetch: Fetch) -> None:
@@ -176,7 +199,7 @@ def clip_copy_give_up(*, clip_id: Any, attempts: int) -> None:
         media_state=MediaState.FAILED,
         media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
     )
-    _release(clip_id)
+    _release(CLIP, clip_id)
     if updated:
         generation_id = Clip.objects.filter(pk=clip_id).values_list("generation_id", flat=True)
         events.publish(generation_id.first(), "media")
@@ -204,12 +227,17 @@ def _store(stem: str, fetched: FetchedFile) -> str:
 # --- a job's files (WAV, stems) --------------------------------------------------------------
 
 
-def job_file_copy(*, file_id: Any, fetch: Fetch) -> None:
-    """Copy one file a job produced into our storage. Idempotent; raises MediaUnavailable for
-    the caller to retry. Until it lands the file is streamed through from the vendor."""
+def job_file_copy(*, file_id: Any, fetch: Fetch, claim: str | None = None) -> None:
+    """Copy one file a job produced into our storage, one copy at a time (`claim` as for
+    clips). Idempotent; raises MediaUnavailable for the caller to retry. Until it lands the
+    file is streamed through from the vendor."""
     row = JobFile.objects.filter(pk=file_id).select_related("job").first()
     if row is None or row.media_state != MediaState.PENDING or row.job.status != Status.SUCCEEDED:
         return
+    _copy_claimed(JOB_FILE, row.pk, claim, lambda: _copy_job_file(row, fetch))
+
+
+def _copy_job_file(row: JobFile, fetch: Fetch) -> None:
     try:
         fetched = fetch(row.vendor_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio")
     except MediaRefused as exc:
@@ -244,6 +272,7 @@ def job_file_copy_give_up(*, file_id: Any, attempts: int) -> None:
         media_state=MediaState.FAILED,
         media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
     )
+    _release(JOB_FILE, file_id)
     if updated:
         job_id = JobFile.objects.filter(pk=file_id).values_list("job_id", flat=True).first()
         jobs.job_announce(job_id)

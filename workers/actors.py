@@ -157,9 +157,11 @@ def give_up_job(message: dict, retry_info: dict) -> None:
     on_retry_exhausted=dispatch.GIVE_UP_JOB_FILE,
     time_limit=300_000,
 )
-def copy_job_file(file_id: str) -> None:
-    """Copy a file a job produced (WAV, a stem) into our storage (retried when transient)."""
-    media.job_file_copy(file_id=file_id, fetch=get_fetcher())
+def copy_job_file(file_id: str, claim: str | None = None) -> None:
+    """Copy a file a job produced (WAV, a stem) into our storage (retried when transient).
+
+    `claim`: the token the sender took the file with (generations.media.job_file_copies_send)."""
+    media.job_file_copy(file_id=file_id, fetch=get_fetcher(), claim=claim)
 
 
 @dramatiq.actor(

@@ -153,8 +153,10 @@ def test_a_wav_is_made_at_the_vendor_copied_and_charged(
     (wav,) = job.files.all()
     assert wav.name == "wav" and wav.media_state == MediaState.PENDING
     copies = [m for m in sent_messages if m.actor_name == dispatch.COPY_JOB_FILE]
-    assert [(m.queue_name, m.args) for m in copies] == [("media", (str(wav.pk),))]
-    media.job_file_copy(file_id=wav.pk, fetch=SafeFetcher([simulator.public_url]))
+    assert [(m.queue_name, m.args[0]) for m in copies] == [("media", str(wav.pk))]
+    media.job_file_copy(
+        file_id=wav.pk, fetch=SafeFetcher([simulator.public_url]), claim=copies[0].args[1]
+    )
     wav.refresh_from_db()
     assert wav.media_state == MediaState.READY and wav.content_type == "audio/wav"
     with default_storage.open(wav.file.name) as stored:
@@ -330,3 +332,21 @@ def test_deleting_a_generation_removes_its_clips_finished_jobs_and_their_files(
     assert not Job.objects.filter(pk=done.pk).exists()
     in_flight.refresh_from_db()  # left to finish and settle on its own
     assert in_flight.clip is None and in_flight.status == Status.QUEUED
+
+
+def test_the_reconciler_resends_a_lost_file_copy_once_and_none_while_one_is_on_its_way(
+    alice, clip_factory, generation_factory, sent_messages
+):
+    clip = clip_factory(generation=generation_factory(owner=alice))
+    job = create(alice, JobKind.WAV, clip).job
+    long_ago = timezone.now() - timedelta(hours=1)
+    Job.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED, finished_at=long_ago)
+    wav = JobFile.objects.create(job=job, name="wav", vendor_url="https://cdn1.suno.ai/w.wav")
+    assert job_lifecycle.jobs_reconcile().recopied == 1
+    assert job_lifecycle.jobs_reconcile().recopied == 0  # the first is still queued
+    copies = [m.args for m in sent_messages if m.actor_name == dispatch.COPY_JOB_FILE]
+    assert [args[0] for args in copies] == [str(wav.pk)]
+    media.job_file_copy_give_up(file_id=wav.pk, attempts=8)  # its retries ran out
+    wav.refresh_from_db()
+    assert wav.media_state == MediaState.FAILED
+    assert job_lifecycle.jobs_reconcile().recopied == 0  # failed files are not retried
