@@ -34,13 +34,14 @@ class CreateRateExceeded(DomainError):
 
 
 def headers(usage: Usage, *, creates_left: int | None = None) -> dict[str, str]:
-    """`RateLimit-Policy` / `RateLimit` (draft-ietf-httpapi-ratelimit-headers)."""
+    """`RateLimit-Policy` / `RateLimit` (draft-ietf-httpapi-ratelimit-headers): the credits left
+    this period, and the creates left this minute."""
     plan = usage.plan
     policy = (
-        f'"generations";q={plan.generations_per_period};w={usage.window_s}, '
+        f'"credits";q={plan.credits_per_period};w={usage.window_s}, '
         f'"creates";q={plan.creates_per_minute};w={MINUTE_S}'
     )
-    current = f'"generations";r={usage.remaining};t={usage.resets_in_s()}'
+    current = f'"credits";r={usage.remaining};t={usage.resets_in_s()}'
     if creates_left is not None:
         current += f', "creates";r={creates_left};t={MINUTE_S - int(time.time()) % MINUTE_S}'
     return {"RateLimit-Policy": policy, "RateLimit": current}

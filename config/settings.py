@@ -6,6 +6,7 @@ ALLOWED_HOSTS, DATABASE_URL, REDIS_URL and MUSICAPI_KEY. Bad values fail at star
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -459,19 +460,63 @@ WEBHOOK_TOLERANCE_S = env.int("WEBHOOK_TOLERANCE_S", default=300)
 if not 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S:
     raise ImproperlyConfigured("Need 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S.")
 
-# --- Plans and quotas -----------------------------------------------------------------------
+# --- Credits, plans and quotas --------------------------------------------------------------
+# What each operation costs a user, in credits: the one place prices come from (generations.quotas
+# reads it). The defaults are the vendor's documented prices (docs/upstream.md, "Credits");
+# CREDIT_COSTS overrides some of them, e.g. "wav=3,stems_full=80".
+VENDOR_CREDIT_COSTS = {
+    "create": 15,
+    "extend": 15,
+    "cover": 15,
+    "persona_music": 15,
+    "concat": 2,
+    "wav": 2,
+    "stems_basic": 15,
+    "stems_full": 75,
+    "lyrics_timeline": 1,  # the vendor charges the first call per clip; we ask once per clip
+    # The vendor takes these from a separate lyrics pool; users pay them from their one balance.
+    "lyrics": 10,
+    # Not stated by MusicAPI (docs/upstream.md, assumptions): its sister site's prices.
+    "upload": 2,
+    "persona": 1,
+}
+MAX_CREDIT_COST = 10_000
+
+
+def _credit_costs() -> dict[str, int]:
+    costs = dict(VENDOR_CREDIT_COSTS)
+    for item in filter(None, (i.strip() for i in env.str("CREDIT_COSTS", default="").split(","))):
+        operation, _, value = (part.strip() for part in item.partition("="))
+        if operation not in costs:
+            raise ImproperlyConfigured(
+                f"CREDIT_COSTS: unknown operation {operation!r} (known: {', '.join(costs)})."
+            )
+        if not value.isdigit() or int(value) > MAX_CREDIT_COST:
+            raise ImproperlyConfigured(
+                f"CREDIT_COSTS: {operation} must be a whole number 0-{MAX_CREDIT_COST}, "
+                f"not {value!r}."
+            )
+        costs[operation] = int(value)
+    return costs
+
+
+CREDIT_COSTS = _credit_costs()
+if "DEFAULT_PLAN_GENERATIONS" in os.environ:
+    raise ImproperlyConfigured(
+        "DEFAULT_PLAN_GENERATIONS is gone: plans count credits now. Set DEFAULT_PLAN_CREDITS "
+        f"instead (a song costs {CREDIT_COSTS['create']}, so 20 generations = "
+        f"{20 * CREDIT_COSTS['create']})."
+    )
 # The plan of users without one; created on first use with these limits, then edited in the admin.
 DEFAULT_PLAN = {
     "name": env.str("DEFAULT_PLAN_NAME", default="free"),
     "period": env.str("DEFAULT_PLAN_PERIOD", default="day"),
-    "generations_per_period": env.int("DEFAULT_PLAN_GENERATIONS", default=20),
+    "credits_per_period": env.int("DEFAULT_PLAN_CREDITS", default=20 * CREDIT_COSTS["create"]),
     "max_in_flight": env.int("DEFAULT_PLAN_MAX_IN_FLIGHT", default=3),
     "creates_per_minute": env.int("DEFAULT_PLAN_CREATES_PER_MINUTE", default=10),
 }
-# What each job costs in plan units until plans speak in credits: a song (15 vendor credits) is
-# one unit; an operation costs its vendor price in songs, rounded up (WAV 2, stems 15 / 75,
-# timeline 1, lyrics 10 lyrics credits -> 1, 1, 5, 1, 1).
-OPERATION_UNITS = {"wav": 1, "stems_basic": 1, "stems_full": 5, "lyrics_timeline": 1, "lyrics": 1}
+if DEFAULT_PLAN["credits_per_period"] < 0:
+    raise ImproperlyConfigured("DEFAULT_PLAN_CREDITS must be 0 or more.")
 IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)
 READ_RATE = env.str("READ_RATE", default="600/min")
 

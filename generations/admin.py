@@ -74,7 +74,7 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "period",
-        "generations_per_period",
+        "credits_per_period",
         "max_in_flight",
         "creates_per_minute",
     )
@@ -91,7 +91,15 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "kind", "units", "generation", "period_start")
+    list_display = (
+        "created_at",
+        "user",
+        "kind",
+        "operation",
+        "units",
+        "generation",
+        "period_start",
+    )
     list_filter = ("kind",)
     search_fields = ("user__username", "generation__id")
 

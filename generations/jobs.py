@@ -1,6 +1,6 @@
 """Jobs: a clip's derived outputs (WAV, stems, lyrics timeline) and lyrics drafts.
 
-`job_create` is the API's service (one transaction: the operation's units reserved, the row
+`job_create` is the API's service (one transaction: the operation's credits reserved, the row
 stored, its submission queued after commit); `job_transition` is the only code that changes a
 job's status, and settles its reservation exactly once with the move that ends it. Workers take
 a job through the vendor in `generations.job_lifecycle`.
@@ -37,7 +37,7 @@ from generations.models import (
     Plan,
     Status,
 )
-from generations.quotas import Usage, quota_reserve_operation, quota_settle_reservation
+from generations.quotas import Usage, credits_reserve, credits_settle, usage_for
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def job_create(
     request_hash: str = "",
     plan: Plan | None = None,
 ) -> JobCreated:
-    """Reserve the operation's units and queue a job of `kind` on the owner's `clip` (or, for
+    """Reserve the operation's credits and queue a job of `kind` on the owner's `clip` (or, for
     lyrics, from `description`).
 
     A clip that already has this output, done or on its way, returns that job and costs nothing
@@ -118,7 +118,8 @@ def _create(*, owner, kind, clip, description, idempotency_key, request_hash, pl
             if claimed is not None:
                 IdempotencyKey.objects.filter(pk=claimed.pk).update(job=existing)
             return JobCreated(job=existing, usage=None, existing=True)
-        usage, reservation = quota_reserve_operation(user=owner, kind=kind, plan=plan)
+        reservation = credits_reserve(user=owner, operation=kind, plan=plan)
+        usage = usage_for(owner, plan=plan)
         job = Job.objects.create(
             owner=owner,
             kind=kind,
@@ -193,11 +194,7 @@ def _settle(job_id: Any, *, vendor_refunded: bool) -> None:
     charge = job["status"] == Status.SUCCEEDED or job["error_code"] == ErrorCode.UNCONFIRMED
     if job["status"] == Status.FAILED and job["vendor_task_id"] and not vendor_refunded:
         charge = True  # the vendor billed its task and did not fail it: timed out, polls ran out
-    quota_settle_reservation(
-        reservation=LedgerEntry.objects.get(pk=job["reservation_id"]),
-        generation_id=None,
-        charge=charge,
-    )
+    credits_settle(reservation=LedgerEntry.objects.get(pk=job["reservation_id"]), charge=charge)
 
 
 def job_announce(job_id: Any) -> None:

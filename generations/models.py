@@ -206,7 +206,7 @@ class Job(models.Model):
     error_detail = models.TextField(blank=True)
     # Results that are data, not files: the timeline's segments, the lyrics drafts.
     result = models.JSONField(default=dict, blank=True)
-    # The quota units held from acceptance; `settled` flips once, with the terminal move.
+    # The credits held from acceptance; `settled` flips once, with the terminal move.
     reservation = models.ForeignKey(
         "LedgerEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -276,12 +276,17 @@ class Period(models.TextChoices):
 
 
 class Plan(models.Model):
-    """What a user may spend. Limits are whole numbers; 0 means nothing is allowed."""
+    """What a user may spend: credits per period (each operation's price is a setting,
+    CREDIT_COSTS), and counts for the rest. Whole numbers; 0 means nothing is allowed."""
 
     name = models.SlugField(max_length=50, unique=True)
     period = models.CharField(max_length=8, choices=Period.choices, default=Period.DAY)
-    generations_per_period = models.PositiveIntegerField(default=20)
-    max_in_flight = models.PositiveIntegerField(default=3)
+    credits_per_period = models.PositiveIntegerField(
+        default=300, help_text="Credits a user may spend per period (a song costs 15 by default)."
+    )
+    max_in_flight = models.PositiveIntegerField(
+        default=3, help_text="Operations in progress at once (each counts 1, whatever it costs)."
+    )
     creates_per_minute = models.PositiveIntegerField(default=10)
     # Empty means every model / operation the service offers.
     allowed_models = models.JSONField(default=list, blank=True)
@@ -328,18 +333,24 @@ class Account(models.Model):
 
 
 class LedgerKind(models.TextChoices):
-    RESERVE = "reserve"  # +1 when a generation is accepted
-    RELEASE = "release"  # -1 when it failed or was canceled before reaching the vendor
+    RESERVE = "reserve"  # +cost when an operation is accepted
+    RELEASE = "release"  # -cost when it failed, was refunded or was canceled before the vendor
     CHARGE = "charge"  # 0: the reservation became a cost (succeeded, or canceled after submit)
 
 
 class LedgerEntry(models.Model):
-    """An append-only audit of quota changes; `used` can be recomputed from it."""
+    """An append-only audit of credit changes; `used` can be recomputed from it."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # Only a generation's own reservation names it; other operations' reservations name none.
     generation = models.ForeignKey(Generation, null=True, on_delete=models.SET_NULL)
     kind = models.CharField(max_length=8, choices=LedgerKind.choices)
-    units = models.SmallIntegerField()
+    operation = models.CharField(max_length=32, blank=True, help_text="What the credits paid for.")
+    units = models.IntegerField(help_text="Credits: +cost, -cost or 0.")
+    # A settlement's reservation: unique, so each reservation settles exactly once.
+    settles = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="settlement"
+    )
     # The period the reservation counted against, so a release lands in the right one.
     period_start = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

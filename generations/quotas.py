@@ -1,15 +1,25 @@
-"""Plans and quotas: atomic reservations at create time, settlement at the terminal move.
+"""Credits: what each operation costs, and the reservation that holds it until it settles.
+
+The public API, for every priced operation (a generation, a WAV, stems, lyrics...):
+
+    reservation = credits_reserve(user=user, operation="wav")  # or raises QuotaExceeded (429)
+    credits_charge(reservation=reservation)   # it succeeded: the cost stays spent
+    credits_release(reservation=reservation)  # the vendor failed or refunded: given back
+
+Each settles exactly once (a second call returns False). Prices come from one setting,
+`CREDIT_COSTS` (`price`, `prices`). A plan gives credits per period and a number of operations in
+flight at once; a reservation takes the operation's price from the period and one in-flight slot.
 
 Counters live on the user's `Account` row and change only through conditional UPDATEs
-(`... WHERE used < limit AND in_flight < max`), so concurrent creates from many devices can never
-overshoot a limit, on PostgreSQL or SQLite. Every change is also written to the ledger, from which
-usage can be recomputed and audited.
+(`... WHERE used <= limit - cost AND in_flight < max`), so concurrent requests from many devices can
+never overshoot a limit, on PostgreSQL or SQLite. Every change is also written to the ledger, from
+which usage can be recomputed and audited.
 
-Costs: a generation holds one unit from acceptance. It gives the unit back when it fails or is
-canceled before it reached the vendor, or when the vendor itself failed its task (the vendor
-refunds those); once the vendor accepted it, any other end (a cancel, a time-out here, polls out
-of retries) still costs the unit, because the vendor has spent the credits. While the
-vendor's create is in flight nothing settles: its outcome does (see `generations.submissions`).
+A generation holds its price from acceptance. It gives it back when it fails or is canceled
+before it reached the vendor, or when the vendor itself failed its task (the vendor refunds
+those); once the vendor accepted it, any other end (a cancel, a time-out here, polls out of
+retries) still costs the price, because the vendor has spent the credits. While the vendor's
+create is in flight nothing settles: its outcome does (see `generations.submissions`).
 """
 
 from __future__ import annotations
@@ -44,18 +54,37 @@ from generations.models import (
 IN_FLIGHT_RETRY_S = 30
 
 
+def prices() -> dict[str, int]:
+    """Every priced operation and its cost in credits (the CREDIT_COSTS setting)."""
+    return dict(settings.CREDIT_COSTS)
+
+
+def price(operation: str) -> int:
+    """The cost of `operation` in credits; ValueError for an operation without a price."""
+    try:
+        return settings.CREDIT_COSTS[operation]
+    except KeyError:
+        raise ValueError(f"No price for operation {operation!r} (see CREDIT_COSTS).") from None
+
+
 class QuotaExceeded(DomainError):
     code = "quota_exceeded"
 
-    def __init__(self, message: str, *, limit: str, retry_after_s: int, usage: Usage) -> None:
+    def __init__(
+        self, message: str, *, limit: str, retry_after_s: int, usage: Usage, operation: str
+    ) -> None:
         super().__init__(message)
         self.limit = limit
         self.retry_after_s = max(1, retry_after_s)
         self.usage = usage
+        self.operation = operation
+        self.cost = price(operation)
 
 
 @dataclass(frozen=True)
 class Usage:
+    """A user's credits this period: `used` includes what reservations hold."""
+
     plan: Plan
     used: int
     in_flight: int
@@ -64,7 +93,7 @@ class Usage:
 
     @property
     def limit(self) -> int:
-        return self.plan.generations_per_period
+        return self.plan.credits_per_period
 
     @property
     def remaining(self) -> int:
@@ -113,103 +142,145 @@ def plan_for(account: Account) -> Plan:
     return account.plan or default_plan()
 
 
-def usage_for(user: Any) -> Usage:
-    account = account_for(user)
-    plan = plan_for(account)
-    start, end = period_bounds(plan, timezone.now())
-    used = account.used if account.period_start >= start else 0
-    return Usage(
-        plan=plan, used=used, in_flight=account.in_flight, period_start=start, resets_at=end
-    )
+def usage_for(user: Any, *, plan: Plan | None = None) -> Usage:
+    """The user's credits this period. `plan`: the user's plan when the caller has it already
+    (then only the counters are read)."""
+    if plan is None:
+        account = account_for(user)
+        plan = plan_for(account)
+        row = {"used": account.used, "in_flight": account.in_flight}
+        row["period_start"] = account.period_start
+    else:
+        row = Account.objects.filter(user=user).values("used", "in_flight", "period_start").get()
+    return _usage(plan, row, timezone.now())
 
 
-def quota_reserve(*, user: Any, generation: Generation, plan: Plan | None = None) -> Usage:
-    """Take one unit for `generation` (call inside the transaction that creates it).
-
-    `plan`: the user's plan when the caller has just read it (usage_for), saving a second read
-    on the create path.
-    """
-    return _reserve(user=user, generation=generation, units=1, plan=plan)[0]
-
-
-def quota_reserve_operation(
-    *, user: Any, kind: str, plan: Plan | None = None
-) -> tuple[Usage, LedgerEntry]:
-    """Take the units an operation of `kind` costs (OPERATION_UNITS), for a job rather than a
-    generation; returns the reservation, which the caller settles exactly once with
-    `quota_settle_reservation(generation_id=None)`. Call inside the creating transaction."""
-    return _reserve(user=user, generation=None, units=operation_units(kind), plan=plan)
-
-
-def operation_units(kind: str) -> int:
-    """What an operation costs in plan units (a song is one)."""
-    return settings.OPERATION_UNITS[kind]
-
-
-def _reserve(
-    *, user: Any, generation: Generation | None, units: int, plan: Plan | None
-) -> tuple[Usage, LedgerEntry]:
-    plan = plan or plan_for(account_for(user))
-    now = timezone.now()
+def _usage(plan: Plan, row: dict[str, Any], now: datetime) -> Usage:
     start, end = period_bounds(plan, now)
-    limit = plan.generations_per_period
-    # One conditional UPDATE, so concurrent requests can never overshoot: within the current
-    # period while the units are left, or the first units of a new period (which resets `used`).
-    fits = Q(period_start=start, used__lte=limit - units)
-    if limit >= units:
-        fits |= Q(period_start__lt=start)
-    accounts = Account.objects.filter(user=user)
-    reserved = accounts.filter(fits, in_flight__lt=plan.max_in_flight).update(
-        period_start=start,
-        used=Case(When(period_start__lt=start, then=Value(units)), default=F("used") + units),
-        in_flight=F("in_flight") + 1,
-    )
-    row = accounts.values("used", "in_flight", "period_start").get()
-    usage = Usage(
+    return Usage(
         plan=plan,
         used=row["used"] if row["period_start"] >= start else 0,
         in_flight=row["in_flight"],
         period_start=start,
         resets_at=end,
     )
-    if not reserved:
-        raise _exceeded(usage, now, units)
-    entry = LedgerEntry.objects.create(
-        user=user, generation=generation, kind=LedgerKind.RESERVE, units=units, period_start=start
+
+
+def credits_reserve(
+    *,
+    user: Any,
+    operation: str,
+    generation: Generation | None = None,
+    plan: Plan | None = None,
+) -> LedgerEntry:
+    """Hold `operation`'s price and one in-flight slot for `user`; return the reservation.
+
+    Raises QuotaExceeded (nothing held) when the price exceeds the credits left this period or
+    the in-flight slots are full. Call it inside the transaction that stores the operation, so
+    both commit or neither does. `generation`: only for a generation's own reservation (its
+    terminal move settles it). `plan`: the user's plan when the caller has just read it.
+    """
+    cost = price(operation)
+    plan = plan or plan_for(account_for(user))
+    now = timezone.now()
+    start, _ = period_bounds(plan, now)
+    limit = plan.credits_per_period
+    # One conditional UPDATE, so concurrent requests can never overshoot: within the current
+    # period while the price fits, or the first operation of a new period (which resets `used`).
+    fits = Q(period_start=start, used__lte=limit - cost)
+    if cost <= limit:
+        fits |= Q(period_start__lt=start)
+    accounts = Account.objects.filter(user=user)
+    reserved = accounts.filter(fits, in_flight__lt=plan.max_in_flight).update(
+        period_start=start,
+        used=Case(When(period_start__lt=start, then=Value(cost)), default=F("used") + cost),
+        in_flight=F("in_flight") + 1,
     )
-    return usage, entry
+    if not reserved:
+        row = accounts.values("used", "in_flight", "period_start").get()
+        raise _exceeded(_usage(plan, row, now), operation, cost, now)
+    return LedgerEntry.objects.create(
+        user=user,
+        generation=generation,
+        kind=LedgerKind.RESERVE,
+        operation=operation,
+        units=cost,
+        period_start=start,
+    )
 
 
-def _exceeded(usage: Usage, now: datetime, units: int = 1) -> QuotaExceeded:
-    if units > 1 and usage.in_flight < usage.plan.max_in_flight and usage.remaining < units:
+def _exceeded(usage: Usage, operation: str, cost: int, now: datetime) -> QuotaExceeded:
+    if usage.used + cost > usage.limit:
         return QuotaExceeded(
-            f"This costs {units} units and {usage.remaining} of your {usage.limit} are left "
-            f"for this {usage.plan.period}.",
-            limit="generations_per_period",
+            f"This {operation} costs {cost} credit{'s' if cost != 1 else ''} and you have "
+            f"{usage.remaining} of your {usage.limit} left for this {usage.plan.period}.",
+            limit="credits_per_period",
             retry_after_s=usage.resets_in_s(now),
             usage=usage,
-        )
-    if usage.used >= usage.limit:
-        return QuotaExceeded(
-            f"You have used your {usage.limit} generation{'s' if usage.limit != 1 else ''} "
-            f"for this {usage.plan.period}.",
-            limit="generations_per_period",
-            retry_after_s=usage.resets_in_s(now),
-            usage=usage,
+            operation=operation,
         )
     return QuotaExceeded(
-        f"You already have {usage.in_flight} generations in progress, the most your plan allows.",
+        f"You already have {usage.in_flight} operations in progress, the most your plan allows.",
         limit="max_in_flight",
         retry_after_s=IN_FLIGHT_RETRY_S,
         usage=usage,
+        operation=operation,
     )
 
 
+def credits_charge(*, reservation: LedgerEntry) -> bool:
+    """The operation succeeded (or the vendor spent the credits anyway): keep the cost.
+
+    Frees the in-flight slot. False when the reservation was already settled.
+    """
+    return credits_settle(reservation=reservation, charge=True)
+
+
+def credits_release(*, reservation: LedgerEntry) -> bool:
+    """The vendor failed or refunded, or nothing reached it: give the credits back.
+
+    Frees the in-flight slot. False when the reservation was already settled.
+    """
+    return credits_settle(reservation=reservation, charge=False)
+
+
+def credits_settle(
+    *, reservation: LedgerEntry, charge: bool, generation_id: Any | None = ...
+) -> bool:
+    """Turn `reservation` into a charge or a release, exactly once; False when already settled.
+
+    `generation_id`: the generation the settlement names, by default the reservation's; None
+    once the generation is deleted (the ledger keeps the entry).
+    """
+    if generation_id is ...:
+        generation_id = reservation.generation_id
+    try:
+        with transaction.atomic():
+            LedgerEntry.objects.create(
+                user_id=reservation.user_id,
+                generation_id=generation_id,
+                kind=LedgerKind.CHARGE if charge else LedgerKind.RELEASE,
+                operation=reservation.operation,
+                units=0 if charge else -reservation.units,
+                settles=reservation,
+                period_start=reservation.period_start,
+            )
+    except IntegrityError:
+        return False  # already settled
+    account = Account.objects.filter(user_id=reservation.user_id)
+    account.filter(in_flight__gt=0).update(in_flight=F("in_flight") - 1)
+    if not charge:
+        account.filter(period_start=reservation.period_start, used__gte=reservation.units).update(
+            used=F("used") - reservation.units
+        )
+    return True
+
+
 def quota_settle(*, generation_id: Any) -> None:
-    """Settle a generation's unit after its terminal move: release or charge, exactly once.
+    """Settle a generation's reservation after its terminal move: release or charge, once.
 
     Not while a vendor create may be in flight (a `PendingCreate`): the create's outcome settles
-    the unit then (`generations.submissions`), whatever ended the generation meanwhile.
+    it then (`generations.submissions`), whatever ended the generation meanwhile.
     """
     if PendingCreate.objects.filter(generation_id=generation_id).exists():
         return
@@ -223,7 +294,7 @@ def quota_settle(*, generation_id: Any) -> None:
     ).first()
     if generation is None or reservation is None:
         return
-    quota_settle_reservation(
+    credits_settle(
         reservation=reservation,
         generation_id=generation_id,
         charge=not _vendor_spent_nothing(generation_id, generation),
@@ -248,35 +319,9 @@ def _vendor_spent_nothing(generation_id: Any, generation: dict) -> bool:
     return clips.exists() and not clips.exclude(state=ClipState.FAILED).exists()
 
 
-def quota_settle_reservation(
-    *, reservation: LedgerEntry, generation_id: Any | None, charge: bool
-) -> bool:
-    """Turn `reservation` into a charge or a release; False when it was already settled.
-
-    `generation_id` is None once the generation is deleted (the ledger keeps the entry).
-    """
-    try:
-        with transaction.atomic():
-            LedgerEntry.objects.create(
-                user_id=reservation.user_id,
-                generation_id=generation_id,
-                kind=LedgerKind.CHARGE if charge else LedgerKind.RELEASE,
-                units=0 if charge else -reservation.units,
-                period_start=reservation.period_start,
-            )
-    except IntegrityError:
-        return False  # already settled
-    account = Account.objects.filter(user_id=reservation.user_id)
-    account.filter(in_flight__gt=0).update(in_flight=F("in_flight") - 1)
-    if not charge:
-        account.filter(period_start=reservation.period_start, used__gte=reservation.units).update(
-            used=F("used") - reservation.units
-        )
-    return True
-
-
 def usage_recompute(*, user: Any) -> tuple[int, int]:
-    """(used, in flight) recomputed from the ledger, the generations and the jobs, for audits."""
+    """(credits used, operations in flight) recomputed from the ledger, the generations and the
+    jobs, for audits."""
     account = account_for(user)
     used = (
         LedgerEntry.objects.filter(user=user, period_start=account.period_start).aggregate(

@@ -21,7 +21,7 @@ from generations.models import (
     Plan,
     Status,
 )
-from generations.quotas import Usage, quota_reserve
+from generations.quotas import Usage, credits_reserve, usage_for
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ def generation_create(
     request_hash: str = "",
     plan: Plan | None = None,
 ) -> Created:
-    """Reserve quota, store a validated request and queue its submission after commit.
+    """Reserve the operation's credits, store a validated request and queue its submission after
+    commit.
 
     Raises QuotaExceeded (nothing stored) or an idempotency error; with an `idempotency_key` seen
     before for the same body, returns the original generation instead (`replayed`). `plan`: the
@@ -56,7 +57,10 @@ def generation_create(
             if original is not None:
                 return Created(generation=original, usage=None, replayed=True)
         generation = Generation.objects.create(owner=owner, **request)
-        usage = quota_reserve(user=owner, generation=generation, plan=plan)
+        credits_reserve(
+            user=owner, operation=generation.operation, generation=generation, plan=plan
+        )
+        usage = usage_for(owner, plan=plan)
         if claimed is not None:
             IdempotencyKey.objects.filter(pk=claimed.pk).update(generation=generation)
         # After commit: a worker must never see a message for a row that does not exist yet,

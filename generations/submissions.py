@@ -1,7 +1,7 @@
 """The vendor create in flight: the one moment money can move with nothing in our rows to show it.
 
 The worker claims a generation and, in the same transaction, writes a `PendingCreate` — before it
-calls the vendor. While that mark exists the generation's unit is neither released nor charged,
+calls the vendor. While that mark exists the generation's credits are neither released nor charged,
 whatever a cancel or a delete does meanwhile (they still answer at once). The create's outcome
 then settles it, exactly once, in the transaction that removes the mark:
 
@@ -10,7 +10,7 @@ then settles it, exactly once, in the transaction that removes the mark:
 - no answer (read timeout, dropped connection, a worker that died: the reconciler finds the mark
   past `SUBMIT_LEASE_S`) → charged as unconfirmed, and never sent again.
 
-So every task the vendor creates costs exactly one generation's unit, and a generation canceled
+So every task the vendor creates costs exactly its generation's price, and a generation canceled
 before its create started costs nothing.
 """
 
@@ -29,7 +29,7 @@ from generations.models import (
     LedgerKind,
     PendingCreate,
 )
-from generations.quotas import quota_settle_reservation
+from generations.quotas import credits_settle
 
 
 def create_started(*, generation_id: Any) -> None:
@@ -46,7 +46,7 @@ def create_resolved(*, generation_id: Any, charge: bool) -> bool:
     """The create's outcome is known (`charge`: the vendor may have spent credits on it).
 
     Removes the mark; if the generation has already ended (canceled, failed, deleted), settles
-    its unit now. Call it after the generation's own status move, in the same transaction, so a
+    its credits now. Call it after the generation's own status move, in the same transaction, so a
     concurrent cancel is either before it (and deferred to here) or after it (and settles
     itself). Returns False when another caller resolved it first.
     """
@@ -65,7 +65,7 @@ def create_resolved(*, generation_id: Any, charge: bool) -> bool:
             .first()
         )
         if pending.reservation_id is not None and (status is None or status in TERMINAL_STATUSES):
-            quota_settle_reservation(
+            credits_settle(
                 reservation=LedgerEntry.objects.get(pk=pending.reservation_id),
                 generation_id=generation_id if status is not None else None,
                 charge=charge,

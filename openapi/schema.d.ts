@@ -75,7 +75,7 @@ export interface paths {
         put?: never;
         /**
          * Time a clip's lyrics (karaoke, captions)
-         * @description The clip's lyrics aligned to its audio, as timed `segments` on the job. A clip without lyrics is 409. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's cost from your quota (given back if the music service fails or refuses; the refusal's reason is in the job's `error`). If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
+         * @description The clip's lyrics aligned to its audio, as timed `segments` on the job. A clip without lyrics is 409. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's price from your credits (`GET /me` lists the prices: a WAV 2, stems 15 basic / 75 full, a lyrics timeline 1, lyrics 10), given back if the music service fails or refuses (the refusal's reason is in the job's `error`); over your credits is 429 with the `cost` and your `remaining` credits. If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
          */
         post: operations["createClipLyricsTimeline"];
         delete?: never;
@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Split a clip into stems
-         * @description `tracks: basic` (the default) makes vocals + instrumental; `full` up to 12 instrument tracks, and costs more. Each track is one of the job's `files`. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's cost from your quota (given back if the music service fails or refuses; the refusal's reason is in the job's `error`). If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
+         * @description `tracks: basic` (the default) makes vocals + instrumental; `full` up to 12 instrument tracks, and costs more. Each track is one of the job's `files`. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's price from your credits (`GET /me` lists the prices: a WAV 2, stems 15 basic / 75 full, a lyrics timeline 1, lyrics 10), given back if the music service fails or refuses (the refusal's reason is in the job's `error`); over your credits is 429 with the `cost` and your `remaining` credits. If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
          */
         post: operations["createClipStems"];
         delete?: never;
@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Make a clip's lossless WAV
-         * @description A WAV file of one of your finished clips. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's cost from your quota (given back if the music service fails or refuses; the refusal's reason is in the job's `error`). If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
+         * @description A WAV file of one of your finished clips. Answers **202 Accepted** with the queued job and its `Location`; workers take it to the music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events stream (the clip carries its jobs). Reserves the operation's price from your credits (`GET /me` lists the prices: a WAV 2, stems 15 basic / 75 full, a lyrics timeline 1, lyrics 10), given back if the music service fails or refuses (the refusal's reason is in the job's `error`); over your credits is 429 with the `cost` and your `remaining` credits. If the clip already has this output, done or on its way, that job is answered with **200** and nothing is reserved. `Idempotency-Key` works as for generations.
          */
         post: operations["createClipWav"];
         delete?: never;
@@ -159,11 +159,13 @@ export interface paths {
         put?: never;
         /**
          * Ask for music
-         * @description Validates the request, reserves one unit of your quota and answers **202 Accepted** at once with the queued generation and its `Location`. Workers take it to the vendor; follow it with `GET /generations/{id}`.
+         * @description Validates the request, reserves the operation's price in credits (`GET /me` lists the prices: a create, extend or cover is 15 by default) and answers **202 Accepted** at once with the queued generation and its `Location`. Workers take it to the vendor; follow it with `GET /generations/{id}`.
          *
          *     Send an `Idempotency-Key` (any unique string, e.g. a UUID) to retry safely: the same key and body within 24 h return the original generation (with `Idempotent-Replayed: true`) and cost nothing; the same key with another body is 422.
          *
-         *     Every answer carries `RateLimit-Policy` and `RateLimit` headers; over quota is 429 with `Retry-After` and `limit` naming the limit hit.
+         *     The credits come back when the vendor fails or refunds the song, or when you cancel it before it reached the vendor.
+         *
+         *     Every answer carries `RateLimit-Policy` and `RateLimit` headers (`credits`: left this period; `creates`: left this minute); over a limit is 429 with `Retry-After`, `limit` naming the limit hit, and the operation's `cost` and your `remaining` credits.
          */
         post: operations["createGeneration"];
         delete?: never;
@@ -284,8 +286,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * You, your plan and your usage
-         * @description How many generations you used this period, your limit, how many are in flight, and when the period resets.
+         * You, your plan, your credits and the prices
+         * @description Your plan gives credits per period; each operation costs the credits `prices` names (a song 15, a WAV 2, full stems 75...). `usage` says how many you used this period (what operations in progress hold counts), your balance (`remaining`), how many operations are in flight, and when the period resets.
          */
         get: operations["getMe"];
         put?: never;
@@ -589,6 +591,10 @@ export interface components {
             username: string;
             plan: components["schemas"]["Plan"];
             usage: components["schemas"]["Usage"];
+            /** @description What each operation costs, in credits: create, extend, cover, persona_music, concat, wav, stems_basic, stems_full, lyrics_timeline, lyrics, upload, persona. */
+            prices: {
+                [key: string]: number;
+            };
         };
         /**
          * @description * `pending` - Pending
@@ -641,7 +647,9 @@ export interface components {
         Plan: {
             name: string;
             period: components["schemas"]["PeriodEnum"];
-            generations_per_period: number;
+            /** @description Credits you may spend per period. */
+            credits_per_period: number;
+            /** @description Operations in progress at once. */
             max_in_flight: number;
             creates_per_minute: number;
             /** @description Empty: every model. */
@@ -662,8 +670,14 @@ export interface components {
             errors?: {
                 [key: string]: string[];
             };
-            /** @description The limit that was hit (429 only): generations_per_period, max_in_flight or creates_per_minute. */
+            /** @description The limit that was hit (429 only): credits_per_period, max_in_flight or creates_per_minute. */
             limit?: string;
+            /** @description The refused operation (429 over credits or in flight). */
+            operation?: string;
+            /** @description What the refused operation costs, in credits (429). */
+            cost?: number;
+            /** @description Your balance: credits left this period (429). */
+            remaining?: number;
         };
         /**
          * @description * `pending` - Pending
@@ -715,11 +729,13 @@ export interface components {
          */
         TracksEnum: "basic" | "full";
         Usage: {
-            /** @description Generations counted this period. */
+            /** @description Credits spent or held by operations in progress this period. */
             used: number;
+            /** @description Credits per period. */
             limit: number;
+            /** @description Your balance: credits left this period. */
             remaining: number;
-            /** @description Generations not finished yet. */
+            /** @description Operations not finished yet. */
             in_flight: number;
             max_in_flight: number;
             /** Format: date-time */
@@ -1086,7 +1102,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1194,7 +1210,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1298,7 +1314,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1568,7 +1584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1934,7 +1950,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over quota or rate; see Retry-After and the RateLimit headers. */
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -288,7 +288,7 @@ class Stack:
             RECONCILE_GRACE_S="2",
             DRAMATIQ_NPROCS="1",
             # Generous by default; a test about quotas narrows them through `env`.
-            DEFAULT_PLAN_GENERATIONS="1000000",
+            DEFAULT_PLAN_CREDITS="1000000000",
             DEFAULT_PLAN_MAX_IN_FLIGHT="1000000",
             DEFAULT_PLAN_CREATES_PER_MINUTE="1000000",
             READ_RATE="1000000/min",

@@ -4,8 +4,8 @@ from rest_framework import serializers
 class PlanSerializer(serializers.Serializer):
     name = serializers.CharField()
     period = serializers.ChoiceField(choices=["day", "month"])
-    generations_per_period = serializers.IntegerField()
-    max_in_flight = serializers.IntegerField()
+    credits_per_period = serializers.IntegerField(help_text="Credits you may spend per period.")
+    max_in_flight = serializers.IntegerField(help_text="Operations in progress at once.")
     creates_per_minute = serializers.IntegerField()
     allowed_models = serializers.ListField(
         child=serializers.CharField(), help_text="Empty: every model."
@@ -16,10 +16,12 @@ class PlanSerializer(serializers.Serializer):
 
 
 class UsageSerializer(serializers.Serializer):
-    used = serializers.IntegerField(help_text="Generations counted this period.")
-    limit = serializers.IntegerField()
-    remaining = serializers.IntegerField()
-    in_flight = serializers.IntegerField(help_text="Generations not finished yet.")
+    used = serializers.IntegerField(
+        help_text="Credits spent or held by operations in progress this period."
+    )
+    limit = serializers.IntegerField(help_text="Credits per period.")
+    remaining = serializers.IntegerField(help_text="Your balance: credits left this period.")
+    in_flight = serializers.IntegerField(help_text="Operations not finished yet.")
     max_in_flight = serializers.IntegerField(source="plan.max_in_flight")
     period_start = serializers.DateTimeField()
     resets_at = serializers.DateTimeField(help_text="When `used` goes back to 0.")
@@ -29,3 +31,9 @@ class MeSerializer(serializers.Serializer):
     username = serializers.CharField()
     plan = PlanSerializer()
     usage = UsageSerializer()
+    prices = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="What each operation costs, in credits: create, extend, cover, "
+        "persona_music, concat, wav, stems_basic, stems_full, lyrics_timeline, lyrics, "
+        "upload, persona.",
+    )

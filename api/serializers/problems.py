@@ -16,8 +16,17 @@ class ProblemSerializer(serializers.Serializer):
     )
     limit = serializers.CharField(
         required=False,
-        help_text="The limit that was hit (429 only): generations_per_period, max_in_flight "
+        help_text="The limit that was hit (429 only): credits_per_period, max_in_flight "
         "or creates_per_minute.",
+    )
+    operation = serializers.CharField(
+        required=False, help_text="The refused operation (429 over credits or in flight)."
+    )
+    cost = serializers.IntegerField(
+        required=False, help_text="What the refused operation costs, in credits (429)."
+    )
+    remaining = serializers.IntegerField(
+        required=False, help_text="Your balance: credits left this period (429)."
     )
 
 
@@ -32,7 +41,9 @@ def problem_responses(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
         415: "Content-Type must be application/json.",
         416: "The range is outside the file.",
         422: "The Idempotency-Key was used with a different body.",
-        429: "Over quota or rate; see Retry-After and the RateLimit headers.",
+        429: "Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` "
+        "and `remaining` say what the operation costs and what you have left. See Retry-After "
+        "and the RateLimit headers.",
         502: "The music service did not answer for this media; try again (Retry-After).",
     }
     return {

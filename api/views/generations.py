@@ -71,13 +71,16 @@ RESPONSE_EXAMPLES = [
         status_codes=["202"],
     ),
     OpenApiExample(
-        "Over quota",
+        "Over your credits",
         value={
             "type": "urn:music-gateway:problem:quota_exceeded",
             "title": "Too many requests",
             "status": 429,
-            "detail": "You have used your 20 generations for this day.",
-            "limit": "generations_per_period",
+            "detail": "This create costs 15 credits and you have 8 of your 300 left for this day.",
+            "limit": "credits_per_period",
+            "operation": "create",
+            "cost": 15,
+            "remaining": 8,
         },
         response_only=True,
         status_codes=["429"],
@@ -170,14 +173,18 @@ class GenerationViewSet(
     @extend_schema(
         operation_id="createGeneration",
         summary="Ask for music",
-        description="Validates the request, reserves one unit of your quota and answers **202 "
+        description="Validates the request, reserves the operation's price in credits (`GET "
+        "/me` lists the prices: a create, extend or cover is 15 by default) and answers **202 "
         "Accepted** at once with the queued generation and its `Location`. Workers take it to "
         "the vendor; follow it with `GET /generations/{id}`.\n\n"
         "Send an `Idempotency-Key` (any unique string, e.g. a UUID) to retry safely: the same key "
         "and body within 24 h return the original generation (with `Idempotent-Replayed: true`) "
         "and cost nothing; the same key with another body is 422.\n\n"
-        "Every answer carries `RateLimit-Policy` and `RateLimit` headers; over quota is 429 with "
-        "`Retry-After` and `limit` naming the limit hit.",
+        "The credits come back when the vendor fails or refunds the song, or when you cancel "
+        "it before it reached the vendor.\n\n"
+        "Every answer carries `RateLimit-Policy` and `RateLimit` headers (`credits`: left this "
+        "period; `creates`: left this minute); over a limit is 429 with `Retry-After`, `limit` "
+        "naming the limit hit, and the operation's `cost` and your `remaining` credits.",
         request=GenerationCreateSerializer,
         parameters=[
             OpenApiParameter(

@@ -55,9 +55,11 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 ASYNC_NOTE = (
     "Answers **202 Accepted** with the queued job and its `Location`; workers take it to the "
     "music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events "
-    "stream (the clip carries its jobs). Reserves the operation's cost from your quota (given "
-    "back if the music service fails or refuses; the refusal's reason is in the job's "
-    "`error`). If the clip already has this output, done or on its way, that job is answered "
+    "stream (the clip carries its jobs). Reserves the operation's price from your credits "
+    "(`GET /me` lists the prices: a WAV 2, stems 15 basic / 75 full, a lyrics timeline 1, "
+    "lyrics 10), given back if the music service fails or refuses (the refusal's reason is in "
+    "the job's `error`); over your credits is 429 with the `cost` and your `remaining` credits. "
+    "If the clip already has this output, done or on its way, that job is answered "
     "with **200** and nothing is reserved. `Idempotency-Key` works as for generations."
 )
 CREATE_RESPONSES = {
@@ -156,6 +158,22 @@ class ClipStemsView(_JobCreateView):
                 value={**QUEUED_EXAMPLE, "kind": "stems_full"},
                 response_only=True,
                 status_codes=["202"],
+            ),
+            OpenApiExample(
+                "Over your credits",
+                value={
+                    "type": "urn:music-gateway:problem:quota_exceeded",
+                    "title": "Too many requests",
+                    "status": 429,
+                    "detail": "This stems_full costs 75 credits and you have 45 of your 300 "
+                    "left for this day.",
+                    "limit": "credits_per_period",
+                    "operation": "stems_full",
+                    "cost": 75,
+                    "remaining": 45,
+                },
+                response_only=True,
+                status_codes=["429"],
             ),
         ],
         responses=CREATE_RESPONSES,

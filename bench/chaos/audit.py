@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
 
 from generations.models import Account, Clip, Generation, LedgerEntry
-from generations.quotas import usage_recompute
+from generations.quotas import price, usage_recompute
 
 
 def _sha256(path: Path) -> str:
@@ -58,6 +58,9 @@ def dump(usernames: list[str]) -> None:
                 "audio_ok": bool(audio and audio.exists() and _sha256(audio) == clip.audio_sha256),
             }
         )
+    # Chaos traffic is songs only, all at one price: the ledger's credits, counted in songs, are
+    # comparable with the vendor's tasks.
+    song = price("create") or 1
     ledger = {}
     for user in users:
         rows = (
@@ -69,14 +72,14 @@ def dump(usernames: list[str]) -> None:
         used, in_flight = usage_recompute(user=user)
         ledger[user.username] = {
             "kinds": {r["kind"]: r["n"] for r in rows},
-            "units": sum(r["units"] for r in rows),
+            "units": sum(r["units"] for r in rows) // song,
             "account_used": account.used if account else 0,
             "account_in_flight": account.in_flight if account else 0,
             "recomputed_used": used,
             "recomputed_in_flight": in_flight,
         }
     charged = {
-        str(row["generation_id"]): row["units"]
+        str(row["generation_id"]): row["units"] // song
         for row in LedgerEntry.objects.filter(user__in=users, generation__isnull=False)
         .values("generation_id")
         .annotate(units=Sum("units"))

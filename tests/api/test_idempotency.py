@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from generations.idempotency import keys_purge
@@ -28,7 +29,7 @@ def test_the_same_key_and_body_return_the_original(alice, alice_client, post, se
     assert again["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first
     assert Generation.objects.count() == 1
-    assert Account.objects.get(user=alice).used == 1
+    assert Account.objects.get(user=alice).used == settings.CREDIT_COSTS["create"]  # one song
     assert len(sent_messages) == 1
 
 
@@ -71,7 +72,7 @@ def test_a_request_over_quota_does_not_burn_the_key(alice, alice_client, post):
     from generations import quotas
     from generations.models import Plan
 
-    Plan.objects.create(name="zero", generations_per_period=0)
+    Plan.objects.create(name="zero", credits_per_period=0)
     quotas.plan_assign(user=alice, plan_name="zero")
     assert post(alice_client, {"description": "x"}, "k-1").status_code == 429
     assert not IdempotencyKey.objects.exists()

@@ -62,7 +62,7 @@ def test_a_wav_is_accepted_with_the_queued_job_and_its_location(
     assert (job["kind"], job["status"], job["clip"]) == ("wav", "queued", str(clip.pk))
     assert job["files"] == [] and job["error"] is None
     assert response["Location"].endswith(f"/api/v1/jobs/{job['id']}")
-    assert '"generations";r=19' in response["RateLimit"]
+    assert '"credits";r=298' in response["RateLimit"]  # 300 - a WAV
     assert [(m.actor_name, m.args) for m in sent_messages] == [(dispatch.SUBMIT_JOB, (job["id"],))]
     assert alice_client.get(f"/api/v1/jobs/{job['id']}").json()["id"] == job["id"]
 
@@ -71,7 +71,7 @@ def test_asking_again_answers_the_same_job_with_200_and_costs_nothing(alice_clie
     first = post(alice_client, f"/clips/{clip.pk}/wav").json()
     again = post(alice_client, f"/clips/{clip.pk}/wav")
     assert again.status_code == 200 and again.json()["id"] == first["id"]
-    assert '"generations";r=19' in again["RateLimit"]
+    assert '"credits";r=298' in again["RateLimit"]
 
 
 def test_someone_elses_clip_is_404_and_nothing_is_made(bob_client, clip):
@@ -120,12 +120,13 @@ def test_stems_basic_or_full(alice_client, clip, body, kind):
 
 
 def test_over_quota_is_a_429_with_the_limit_and_nothing_is_made(alice_client, clip, settings):
-    settings.DEFAULT_PLAN = {**settings.DEFAULT_PLAN, "generations_per_period": 3}
+    settings.DEFAULT_PLAN = {**settings.DEFAULT_PLAN, "credits_per_period": 45}
     response = post(alice_client, f"/clips/{clip.pk}/stems", {"tracks": "full"})
     assert response.status_code == 429
     problem = response.json()
-    assert problem["limit"] == "generations_per_period"
-    assert "costs 5 units" in problem["detail"]
+    assert problem["limit"] == "credits_per_period"
+    assert (problem["operation"], problem["cost"], problem["remaining"]) == ("stems_full", 75, 45)
+    assert "costs 75 credits" in problem["detail"]
     assert response["Retry-After"]
     assert not Job.objects.exists()
 

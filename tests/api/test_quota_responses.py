@@ -12,9 +12,7 @@ URL = "/api/v1/generations"
 
 @pytest.fixture
 def tiny(alice):
-    Plan.objects.create(
-        name="tiny", generations_per_period=2, max_in_flight=5, creates_per_minute=3
-    )
+    Plan.objects.create(name="tiny", credits_per_period=40, max_in_flight=5, creates_per_minute=3)
     quotas.plan_assign(user=alice, plan_name="tiny")
 
 
@@ -28,13 +26,11 @@ def test_every_create_carries_ratelimit_headers(
 ):
     response = post(alice_client, django_capture_on_commit_callbacks)
     assert response.status_code == 202
-    assert re.fullmatch(
-        r'"generations";q=2;w=86400, "creates";q=3;w=60', response["RateLimit-Policy"]
-    )
-    assert re.fullmatch(r'"generations";r=1;t=\d+, "creates";r=2;t=\d+', response["RateLimit"])
+    assert re.fullmatch(r'"credits";q=40;w=86400, "creates";q=3;w=60', response["RateLimit-Policy"])
+    assert re.fullmatch(r'"credits";r=25;t=\d+, "creates";r=2;t=\d+', response["RateLimit"])
 
 
-def test_over_the_period_quota_is_a_429_that_says_what_to_do(
+def test_over_the_credits_is_a_429_with_the_cost_and_the_balance(
     alice_client, tiny, broker, django_capture_on_commit_callbacks
 ):
     post(alice_client, django_capture_on_commit_callbacks)
@@ -43,21 +39,24 @@ def test_over_the_period_quota_is_a_429_that_says_what_to_do(
     assert response.status_code == 429
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert body["limit"] == "generations_per_period"
+    assert body["limit"] == "credits_per_period"
     assert body["type"].endswith(":quota_exceeded")
-    assert "2 generations" in body["detail"]
+    assert (body["operation"], body["cost"], body["remaining"]) == ("create", 15, 10)
+    assert "15 credits" in body["detail"] and "10" in body["detail"]
     assert 0 < int(response["Retry-After"]) <= 86400
-    assert '"generations";r=0' in response["RateLimit"]
+    assert '"credits";r=10' in response["RateLimit"]
 
 
 def test_over_the_in_flight_limit_is_a_429(
     alice, alice_client, broker, django_capture_on_commit_callbacks
 ):
-    Plan.objects.create(name="one", max_in_flight=1)
+    Plan.objects.create(name="one", credits_per_period=100, max_in_flight=1)
     quotas.plan_assign(user=alice, plan_name="one")
     post(alice_client, django_capture_on_commit_callbacks)
     response = post(alice_client, django_capture_on_commit_callbacks)
-    assert (response.status_code, response.json()["limit"]) == (429, "max_in_flight")
+    body = response.json()
+    assert (response.status_code, body["limit"]) == (429, "max_in_flight")
+    assert (body["cost"], body["remaining"]) == (15, 85)
     assert response["Retry-After"] == "30"
 
 
@@ -87,15 +86,24 @@ def test_a_plan_can_exclude_models_and_operations(
     assert ok.status_code == 202
 
 
-def test_me_shows_plan_and_usage(alice_client, tiny, broker, django_capture_on_commit_callbacks):
+def test_me_shows_plan_usage_in_credits_and_prices(
+    alice_client, tiny, broker, django_capture_on_commit_callbacks, settings
+):
     post(alice_client, django_capture_on_commit_callbacks)
     body = alice_client.get("/api/v1/me").json()
     assert body["username"] == "alice"
-    assert body["plan"]["name"] == "tiny"
+    assert (body["plan"]["name"], body["plan"]["credits_per_period"]) == ("tiny", 40)
     usage = body["usage"]
-    assert (usage["used"], usage["limit"], usage["remaining"], usage["in_flight"]) == (1, 2, 1, 1)
+    assert (usage["used"], usage["limit"], usage["remaining"], usage["in_flight"]) == (
+        15,
+        40,
+        25,
+        1,
+    )
     assert usage["max_in_flight"] == 5
     assert usage["resets_at"] > usage["period_start"]
+    assert body["prices"] == settings.CREDIT_COSTS
+    assert (body["prices"]["create"], body["prices"]["stems_full"]) == (15, 75)
 
 
 def test_reads_are_throttled_on_the_shared_cache(alice_client, settings):

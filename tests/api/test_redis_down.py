@@ -43,7 +43,7 @@ def test_a_create_is_accepted_without_its_rate_counter(alice_client, redis_down,
     assert response.status_code == 202, response.content
     assert Generation.objects.get(pk=response.json()["id"]).status == Status.QUEUED
     # The quota part of the headers is still exact (the database); the per-minute count is not.
-    assert '"generations";r=' in response["RateLimit"]
+    assert '"credits";r=' in response["RateLimit"]
     assert '"creates"' not in response["RateLimit"]
 
 

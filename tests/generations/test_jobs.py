@@ -83,7 +83,7 @@ def vendor_calls(simulator, suffix):
 # --- create --------------------------------------------------------------------------------------
 
 
-def test_a_wav_job_reserves_its_units_and_queues_its_submission(
+def test_a_wav_job_reserves_its_price_and_queues_its_submission(
     alice, clip_factory, generation_factory, sent_messages, django_capture_on_commit_callbacks
 ):
     clip = clip_factory(generation=generation_factory(owner=alice))
@@ -93,9 +93,9 @@ def test_a_wav_job_reserves_its_units_and_queues_its_submission(
     assert (job.status, job.vendor_clip_id, job.reservation.units) == (
         Status.QUEUED,
         clip.vendor_clip_id,
-        1,
+        2,
     )
-    assert (account(alice).used, account(alice).in_flight) == (1, 1)
+    assert (account(alice).used, account(alice).in_flight) == (2, 1)
     assert [(m.actor_name, m.args) for m in sent_messages] == [
         (dispatch.SUBMIT_JOB, (str(job.pk),))
     ]
@@ -108,7 +108,7 @@ def test_asking_again_for_a_clips_wav_returns_the_same_job_and_costs_nothing(
     first = create(alice, JobKind.WAV, clip).job
     again = create(alice, JobKind.WAV, clip)
     assert again.existing and again.job.pk == first.pk
-    assert account(alice).used == 1
+    assert account(alice).used == 2
     Job.objects.filter(pk=first.pk).update(status=Status.FAILED)
     assert create(alice, JobKind.WAV, clip).job.pk != first.pk  # a failed one may be retried
 
@@ -125,15 +125,15 @@ def test_an_unfinished_clip_cannot_be_worked_on_and_nothing_is_reserved(
     assert not Job.objects.exists() and not LedgerEntry.objects.exists()
 
 
-def test_full_stems_cost_five_units_and_are_refused_past_the_quota(
+def test_full_stems_cost_75_credits_and_are_refused_past_the_balance(
     alice, clip_factory, generation_factory, settings
 ):
-    settings.DEFAULT_PLAN = {**settings.DEFAULT_PLAN, "generations_per_period": 4}
+    settings.DEFAULT_PLAN = {**settings.DEFAULT_PLAN, "credits_per_period": 74}
     clip = clip_factory(generation=generation_factory(owner=alice))
-    with pytest.raises(QuotaExceeded, match="costs 5 units and 4 of your 4"):
+    with pytest.raises(QuotaExceeded, match="costs 75 credits and you have 74 of your 74"):
         create(alice, JobKind.STEMS_FULL, clip)
     assert not Job.objects.exists()
-    assert create(alice, JobKind.STEMS_BASIC, clip).usage.used == 1
+    assert create(alice, JobKind.STEMS_BASIC, clip).usage.used == 15
 
 
 # --- WAV end to end ----------------------------------------------------------------------------
@@ -162,9 +162,9 @@ def test_a_wav_is_made_at_the_vendor_copied_and_charged(
     with default_storage.open(wav.file.name) as stored:
         assert stored.read(4) == b"RIFF"
     assert len(vendor_calls(simulator, "/sonic/wav")) == 1
-    assert (account(alice).used, account(alice).in_flight) == (1, 0)
+    assert (account(alice).used, account(alice).in_flight) == (2, 0)
     assert LedgerEntry.objects.filter(kind="charge", generation=None).count() == 1
-    assert usage_recompute(user=alice) == (1, 0)
+    assert usage_recompute(user=alice) == (2, 0)
 
 
 def test_a_wav_answered_at_once_succeeds_without_a_poll(
@@ -177,7 +177,7 @@ def test_a_wav_answered_at_once_succeeds_without_a_poll(
     assert not [m for m in sent_messages if m.actor_name == dispatch.POLL_JOB]
 
 
-def test_a_refused_wav_fails_with_the_vendors_reason_and_gives_the_units_back(
+def test_a_refused_wav_fails_with_the_vendors_reason_and_gives_the_credits_back(
     alice, song, upstream, django_capture_on_commit_callbacks
 ):
     job = create(alice, JobKind.WAV, song("[sim:derive-refused] x")).job
@@ -188,7 +188,7 @@ def test_a_refused_wav_fails_with_the_vendors_reason_and_gives_the_units_back(
     assert usage_recompute(user=alice) == (0, 0)
 
 
-def test_a_failed_wav_task_fails_the_job_and_gives_the_units_back(
+def test_a_failed_wav_task_fails_the_job_and_gives_the_credits_back(
     alice, song, upstream, simulator, django_capture_on_commit_callbacks
 ):
     job = create(alice, JobKind.WAV, song("[sim:derive-failed] x")).job
@@ -228,7 +228,7 @@ def test_an_unanswered_submit_is_charged_as_unconfirmed_and_never_resent(
     upstream.client.timeout_s = (1, 0.3)
     job = submit(job, upstream, django_capture_on_commit_callbacks)
     assert (job.status, job.error_code) == (Status.FAILED, ErrorCode.UNCONFIRMED)
-    assert (account(alice).used, account(alice).in_flight) == (1, 0)
+    assert (account(alice).used, account(alice).in_flight) == (2, 0)
 
 
 def test_the_reconciler_settles_a_submit_whose_worker_died_as_unconfirmed(
@@ -243,7 +243,7 @@ def test_the_reconciler_settles_a_submit_whose_worker_died_as_unconfirmed(
     job.refresh_from_db()
     assert report.unconfirmed == 1
     assert (job.status, job.error_code) == (Status.FAILED, ErrorCode.UNCONFIRMED)
-    assert (account(alice).used, account(alice).in_flight) == (1, 0)
+    assert (account(alice).used, account(alice).in_flight) == (2, 0)
 
 
 def test_the_reconciler_resends_a_lost_submit_and_a_lost_poll(
@@ -295,7 +295,7 @@ def test_a_job_timed_out_here_is_charged_because_the_vendor_billed_its_task(
     job_lifecycle.job_poll(job_id=job.pk, seq=job.poll_seq, upstream=upstream)
     job.refresh_from_db()
     assert (job.status, job.error_code) == (Status.FAILED, ErrorCode.TIMED_OUT)
-    assert (account(alice).used, account(alice).in_flight) == (1, 0)
+    assert (account(alice).used, account(alice).in_flight) == (2, 0)
 
 
 def test_polls_out_of_retries_are_charged_but_a_submit_out_of_retries_is_not(
@@ -308,8 +308,8 @@ def test_polls_out_of_retries_are_charged_but_a_submit_out_of_retries_is_not(
     job_lifecycle.job_give_up(job_id=running.pk)
     job_lifecycle.job_give_up(job_id=queued.pk)
     kinds = dict(LedgerEntry.objects.exclude(kind="reserve").values_list("units", "kind"))
-    assert kinds == {0: "charge", -1: "release"}
-    assert (account(alice).used, account(alice).in_flight) == (1, 0)
+    assert kinds == {0: "charge", -15: "release"}  # the WAV kept, the basic stems given back
+    assert (account(alice).used, account(alice).in_flight) == (2, 0)
 
 
 def test_deleting_a_generation_removes_its_clips_finished_jobs_and_their_files(

@@ -17,7 +17,7 @@ REQUEST = {"description": "x", "model": "sonic-v5"}
 @pytest.fixture
 def plan():
     return Plan.objects.create(
-        name="tiny", generations_per_period=3, max_in_flight=2, creates_per_minute=100
+        name="tiny", credits_per_period=45, max_in_flight=2, creates_per_minute=100
     )
 
 
@@ -44,9 +44,9 @@ def account(user):
 
 def test_a_reservation_counts_used_and_in_flight_and_is_in_the_ledger(on_tiny, broker):
     generation = create(on_tiny)
-    assert (account(on_tiny).used, account(on_tiny).in_flight) == (1, 1)
+    assert (account(on_tiny).used, account(on_tiny).in_flight) == (15, 1)
     entry = LedgerEntry.objects.get(generation=generation)
-    assert (entry.kind, entry.units) == ("reserve", 1)
+    assert (entry.kind, entry.units) == ("reserve", 15)
 
 
 def test_the_in_flight_limit_holds(on_tiny, broker):
@@ -55,7 +55,7 @@ def test_the_in_flight_limit_holds(on_tiny, broker):
     with pytest.raises(quotas.QuotaExceeded) as caught:
         create(on_tiny)
     assert caught.value.limit == "max_in_flight"
-    assert account(on_tiny).used == 2
+    assert account(on_tiny).used == 30
 
 
 def test_the_period_limit_holds_and_says_when_it_resets(on_tiny, broker):
@@ -63,7 +63,7 @@ def test_the_period_limit_holds_and_says_when_it_resets(on_tiny, broker):
         finish(create(on_tiny), Status.SUCCEEDED)
     with pytest.raises(quotas.QuotaExceeded) as caught:
         create(on_tiny)
-    assert caught.value.limit == "generations_per_period"
+    assert caught.value.limit == "credits_per_period"
     tomorrow = quotas.period_bounds(Plan.objects.get(name="tiny"), timezone.now())[1]
     assert abs(caught.value.retry_after_s - (tomorrow - timezone.now()).total_seconds()) < 3
 
@@ -81,10 +81,10 @@ def test_a_refused_reservation_stores_nothing(on_tiny, broker, sent_messages):
 @pytest.mark.parametrize(
     ("to", "fields", "used_after"),
     [
-        (Status.SUCCEEDED, {}, 1),
+        (Status.SUCCEEDED, {}, 15),
         (Status.FAILED, {"error_code": "rejected"}, 0),
         (Status.CANCELED, {}, 0),  # canceled before it reached the vendor
-        (Status.CANCELED, {"vendor_task_id": "t1"}, 1),  # after: the vendor spent credits
+        (Status.CANCELED, {"vendor_task_id": "t1"}, 15),  # after: the vendor spent credits
     ],
 )
 def test_terminal_moves_settle_the_unit(on_tiny, broker, to, fields, used_after):
@@ -112,15 +112,15 @@ def test_a_new_period_starts_from_zero(on_tiny, broker):
     for _ in range(2):
         finish(create(on_tiny), Status.SUCCEEDED)
     Account.objects.filter(user=on_tiny).update(
-        period_start=timezone.now() - timedelta(days=2), used=3
+        period_start=timezone.now() - timedelta(days=2), used=45
     )
     create(on_tiny)
-    assert account(on_tiny).used == 1
+    assert account(on_tiny).used == 15
 
 
 def test_a_new_period_with_the_in_flight_limit_full_names_that_limit(on_tiny, broker):
     Account.objects.filter(user=on_tiny).update(
-        period_start=timezone.now() - timedelta(days=2), used=3, in_flight=2
+        period_start=timezone.now() - timedelta(days=2), used=45, in_flight=2
     )
     with pytest.raises(quotas.QuotaExceeded) as caught:
         create(on_tiny)
@@ -128,12 +128,20 @@ def test_a_new_period_with_the_in_flight_limit_full_names_that_limit(on_tiny, br
     assert caught.value.usage.used == 0  # the old period's count is not this period's
 
 
-def test_a_plan_of_zero_generations_grants_none_in_a_new_period(on_tiny, plan, broker):
-    Plan.objects.filter(pk=plan.pk).update(generations_per_period=0)
+def test_a_plan_of_zero_credits_grants_none_in_a_new_period(on_tiny, plan, broker):
+    Plan.objects.filter(pk=plan.pk).update(credits_per_period=0)
     Account.objects.filter(user=on_tiny).update(period_start=timezone.now() - timedelta(days=2))
     with pytest.raises(quotas.QuotaExceeded) as caught:
         create(on_tiny)
-    assert caught.value.limit == "generations_per_period"
+    assert caught.value.limit == "credits_per_period"
+
+
+def test_a_plan_smaller_than_a_song_grants_none_in_a_new_period(on_tiny, plan, broker):
+    Plan.objects.filter(pk=plan.pk).update(credits_per_period=14)
+    Account.objects.filter(user=on_tiny).update(period_start=timezone.now() - timedelta(days=2))
+    with pytest.raises(quotas.QuotaExceeded) as caught:
+        create(on_tiny)
+    assert (caught.value.limit, caught.value.usage.used) == ("credits_per_period", 0)
 
 
 def test_deleting_an_in_flight_generation_settles_it(on_tiny, broker):
@@ -170,14 +178,14 @@ def test_recomputed_usage_equals_stored_usage_after_a_mixed_run(alice, broker):
             fields = {}
         finish(generation, to, **fields)
     stored = (account(alice).used, account(alice).in_flight)
-    assert stored == (4, 1)
+    assert stored == (4 * 15, 1)
     assert quotas.usage_recompute(user=alice) == stored
 
 
 def test_a_user_without_a_plan_gets_the_default_plan(alice, settings):
     usage = quotas.usage_for(alice)
     assert usage.plan.name == settings.DEFAULT_PLAN["name"]
-    assert usage.limit == settings.DEFAULT_PLAN["generations_per_period"]
+    assert usage.limit == settings.DEFAULT_PLAN["credits_per_period"] == 300
 
 
 def test_month_periods_run_to_the_first_of_the_next_month():
@@ -202,7 +210,7 @@ def test_create_api_user_refuses_an_unknown_plan_and_creates_nothing(db, plan):
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("generations_per_period", -1),
+        ("credits_per_period", -1),
         ("max_in_flight", -5),
         ("allowed_models", '["sonic-v9"]'),
         ("allowed_operations", '["remix"]'),
@@ -215,7 +223,7 @@ def test_the_admin_refuses_bad_plans(admin_user, field, value):
     data = {
         "name": "bad",
         "period": "day",
-        "generations_per_period": 1,
+        "credits_per_period": 1,
         "max_in_flight": 1,
         "creates_per_minute": 1,
         "allowed_models": "[]",

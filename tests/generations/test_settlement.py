@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from generations import lifecycle, services
+from generations import lifecycle, quotas, services
 from generations.models import Account, ErrorCode, Generation, LedgerEntry, Status
 
 pytestmark = pytest.mark.django_db
@@ -36,11 +36,12 @@ def running(user, upstream, description="calm piano"):
 
 
 def billed(user) -> tuple[int, int, list[str]]:
+    """(songs' credits used, in flight, ledger kinds)."""
     account = Account.objects.get(user=user)
     kinds = list(
         LedgerEntry.objects.filter(user=user).order_by("pk").values_list("kind", flat=True)
     )
-    return account.used, account.in_flight, kinds
+    return account.used // quotas.price("create"), account.in_flight, kinds
 
 
 def vendor_billed(simulator) -> int:
@@ -104,12 +105,10 @@ def test_a_generation_that_fails_before_the_vendor_has_a_task_is_free(alice, bro
 def test_usage_recomputed_from_the_ledger_agrees_after_a_time_out(
     alice, upstream, simulator, settings
 ):
-    from generations import quotas
-
     generation = running(alice, upstream, "[sim:never] x")
     settings.GENERATION_DEADLINE_S = 0
     poll(generation, upstream)
-    assert quotas.usage_recompute(user=alice) == (1, 0)
+    assert quotas.usage_recompute(user=alice) == (quotas.price("create"), 0)
 
 
 def test_a_cancel_landing_while_the_vendor_reports_the_task_failed_is_charged_once(

@@ -83,8 +83,8 @@ def test_wav_stems_timeline_and_lyrics_end_to_end():
         for suffix in ("/sonic/wav", "/sonic/stems/full", "/sonic/aligned-lyrics", "/sonic/lyrics"):
             assert len(vendor_calls(stack, suffix)) == 1, suffix
         me = session.get(f"{base}/api/v1/me", timeout=10).json()
-        # the song 1, WAV 1, full stems 5, timeline 1, lyrics 1; nothing left in flight
-        assert me["usage"]["used"] == 9 and me["usage"]["in_flight"] == 0, me
+        # the song 15, WAV 2, full stems 75, timeline 1, lyrics 10; nothing left in flight
+        assert me["usage"]["used"] == 103 and me["usage"]["in_flight"] == 0, me
 
 
 def test_a_refused_wav_fails_with_the_reason_and_costs_nothing():
@@ -96,7 +96,7 @@ def test_a_refused_wav_fails_with_the_reason_and_costs_nothing():
         assert final["error"]["code"] == "rejected"
         assert "copyrighted content" in final["error"]["detail"]
         me = session.get(f"{stack.base}/api/v1/me", timeout=10).json()
-        assert me["usage"]["used"] == 1 and me["usage"]["in_flight"] == 0  # the song only
+        assert me["usage"]["used"] == 15 and me["usage"]["in_flight"] == 0  # the song only
 
 
 def test_a_wav_call_left_unanswered_at_the_production_timeout_is_charged_once():
@@ -113,4 +113,4 @@ def test_a_wav_call_left_unanswered_at_the_production_timeout_is_charged_once():
         wait_for(lambda: vendor_calls(stack, "/sonic/wav"), 15, "the WAV call's late answer")
         assert len(vendor_calls(stack, "/sonic/wav")) == 1
         me = session.get(f"{stack.base}/api/v1/me", timeout=10).json()
-        assert me["usage"]["used"] == 2 and me["usage"]["in_flight"] == 0
+        assert me["usage"]["used"] == 15 + 2 and me["usage"]["in_flight"] == 0  # song, WAV

@@ -28,7 +28,7 @@ def checkout():
         ("DATABASE_URL", "mysql://app@db/music", "must be postgres"),
         ("REDIS_URL", f"redis://{UNREACHABLE}/0", "cannot reach"),
         ("BROKER_URL", f"amqp://guest:guest@{UNREACHABLE}/", "cannot reach"),
-        ("DEFAULT_PLAN_GENERATIONS", "twenty", "invalid literal"),
+        ("DEFAULT_PLAN_CREDITS", "twenty", "invalid literal"),
         ("MUSICAPI_MEDIA_HOSTS", "ftp://cdn.example", ""),
     ],
 )

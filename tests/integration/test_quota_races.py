@@ -12,7 +12,7 @@ from tests.stack import Stack
 pytestmark = pytest.mark.integration
 
 TIGHT = {
-    "DEFAULT_PLAN_GENERATIONS": "10",
+    "DEFAULT_PLAN_CREDITS": "150",
     "DEFAULT_PLAN_MAX_IN_FLIGHT": "1000",
     "DEFAULT_PLAN_CREATES_PER_MINUTE": "1000",
 }
@@ -23,7 +23,7 @@ def _parallel(count: int, call):
         return list(pool.map(lambda _: call(), range(count)))
 
 
-def test_fifty_parallel_creates_at_a_limit_of_ten_accept_exactly_ten():
+def test_fifty_parallel_creates_at_a_limit_of_ten_songs_accept_exactly_ten():
     with Stack(ready_after_s=30, web_workers=4, env=TIGHT) as stack:
         token = stack.token()
 
@@ -40,10 +40,10 @@ def test_fifty_parallel_creates_at_a_limit_of_ten_accept_exactly_ten():
         assert codes.count(202) == 10, codes
         assert codes.count(429) == 40, codes
         assert {r.json()["limit"] for r in responses if r.status_code == 429} == {
-            "generations_per_period"
+            "credits_per_period"
         }
         me = stack.session(token).get(f"{stack.base}/api/v1/me", timeout=10).json()
-        assert me["usage"]["used"] == 10
+        assert me["usage"]["used"] == 150  # ten songs of 15 credits
         assert me["usage"]["in_flight"] == 10
 
 
@@ -64,4 +64,4 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_generation():
         assert len({r.json()["id"] for r in responses}) == 1
         assert sum(1 for r in responses if "Idempotent-Replayed" not in r.headers) == 1
         me = stack.session(token).get(f"{stack.base}/api/v1/me", timeout=10).json()
-        assert me["usage"]["used"] == 1
+        assert me["usage"]["used"] == me["prices"]["create"]
