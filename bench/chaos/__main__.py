@@ -107,7 +107,7 @@ def shared_shape() -> Shape:
 
 def disruption_plan(rng: random.Random, shape: Shape, rounds: int) -> list[str]:
     """Every kind at least once; PostgreSQL once; the slow-to-boot RabbitMQ at most twice."""
-    kinds = ["worker", "worker", "web", "scheduler", "redis"]
+    kinds = ["worker", "worker", "web", "scheduler", "redis", "duplicate"]
     if shape.postgres:
         kinds += ["postgres", "rabbitmq"]
     while len(kinds) < rounds:
@@ -139,6 +139,19 @@ def disrupt(stack: ChaosStack, kind: str, rng: random.Random) -> Window:
     elif kind == "redis":
         window = Window(kind, "redis", time.time(), note="restarted empty")
         stack.restart_redis()
+    elif kind == "duplicate":
+        window = Window(kind, "broker", time.time())
+        sent = json.loads(
+            stack.manage(
+                "shell",
+                "-c",
+                f"from bench.chaos.audit import redeliver; redeliver({stack.usernames!r})",
+                timeout_s=300,
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        window.note = ", ".join(f"{n} {what}" for what, n in sent.items()) + " delivered twice"
     elif kind == "rabbitmq":
         window = Window(kind, "rabbitmq", time.time())
         window.note = stack.shape.rabbit.disrupt(rng)
@@ -317,10 +330,13 @@ def print_report(args, shape, windows, rows, settle_s, wall_s, planned) -> None:
         f"Idempotency-Key on every create, retried when an answer is lost"
     )
     print(
-        "  killed: "
+        "  disrupted: "
         + ", ".join(f"{kind} x{n}" for kind, n in sorted(killed.items()))
         + f"; settled {settle_s:.0f} s after the last; {wall_s:.0f} s in all"
     )
+    for window in windows:
+        if window.kind in ("duplicate", "postgres", "rabbitmq") and window.note:
+            print(f"  {window.kind} at +{window.start - windows[0].start:.0f} s: {window.note}")
     width = max(len(row.name) for row in rows)
     print()
     print(f"{'invariant'.ljust(width)}  ok    result")

@@ -49,6 +49,7 @@ class ChaosStack(Stack):
         self.web_ports = [self.web_port, *(free_port() for _ in range(webs - 1))]
         self.worker_names = [f"worker-{i}" for i in range(workers)]
         self.commands: dict[str, tuple[list[str], Path | None]] = {}
+        self.usernames: list[str] = []  # the users `tokens()` made
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -131,6 +132,7 @@ class ChaosStack(Stack):
     def tokens(self, usernames: list[str]) -> dict[str, str]:
         """A user and an API token for each name, in one Django start (a loaded machine takes
         tens of seconds per start)."""
+        self.usernames = list(usernames)
         out = self.manage(
             "shell",
             "-c",
