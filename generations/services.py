@@ -15,6 +15,7 @@ from generations.media import media_delete, media_names
 from generations.models import (
     IN_FLIGHT_STATUSES,
     TERMINAL_STATUSES,
+    Clip,
     Generation,
     IdempotencyKey,
     Job,
@@ -57,6 +58,8 @@ def generation_create(
             if original is not None:
                 return Created(generation=original, usage=None, replayed=True)
         generation = Generation.objects.create(owner=owner, **request)
+        # It has no clips yet: whoever shows it need not ask the database (as a prefetch would).
+        generation._prefetched_objects_cache = {"clips": Clip.objects.none()}
         credits_reserve(
             user=owner, operation=generation.operation, generation=generation, plan=plan
         )
