@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
 from api.serializers.generations import PUBLIC_STATUSES
-from generations.models import Generation, Status
+from generations.models import Generation, Job, JobKind, Status
 
 
 class _UtcDateTimeField(IsoDateTimeField):
@@ -43,3 +43,11 @@ class GenerationFilter(django_filters.FilterSet):
         if value == Status.QUEUED:
             return queryset.filter(status__in=(Status.QUEUED, Status.SUBMITTING))
         return queryset.filter(status=value)
+
+
+class JobFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=JobKind.choices)
+
+    class Meta:
+        model = Job
+        fields = ("kind",)

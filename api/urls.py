@@ -10,6 +10,7 @@ from api.views.jobs import (
     ClipStemsView,
     ClipWavView,
     JobFileView,
+    JobListView,
     JobView,
     LyricsView,
 )
@@ -35,6 +36,7 @@ urlpatterns = [
         name="clip-lyrics-timeline",
     ),
     path("lyrics", LyricsView.as_view(), name="lyrics"),
+    path("jobs", JobListView.as_view(), name="job-list"),
     path("jobs/<uuid:pk>", JobView.as_view(), name="job-detail"),
     path("files/<uuid:pk>", JobFileView.as_view(), name="job-file"),
     path(

@@ -231,6 +231,12 @@ class JobsReconcileReport:
     repolled: int = 0
     recopied: int = 0
 
+    def __str__(self) -> str:
+        return (
+            f"resubmitted {self.resubmitted}, unconfirmed {self.unconfirmed}, "
+            f"re-polled {self.repolled}, file copies re-sent {self.recopied}"
+        )
+
 
 def jobs_reconcile(*, grace_s: float | None = None) -> JobsReconcileReport:
     """Send again each job step whose message was lost; fail as unconfirmed each submit whose

@@ -48,7 +48,6 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SUBMITTING: frozenset({Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED}),
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED}),
 }
-IN_FLIGHT = (Status.QUEUED, Status.SUBMITTING, Status.RUNNING)
 # Events name what changed: a job's status, or one of its files landing in our storage.
 EVENT_JOB = "job"
 

@@ -33,9 +33,13 @@ def clip_get(*, owner: Any, clip_id: Any) -> Clip:
     )
 
 
+def job_list(*, owner: Any) -> QuerySet[Job]:
+    return Job.objects.filter(owner=owner).prefetch_related("files")
+
+
 def job_get(*, owner: Any, job_id: Any) -> Job:
     """Raise Job.DoesNotExist for another user's job, exactly as for a missing one."""
-    return Job.objects.prefetch_related("files").get(pk=job_id, owner=owner)
+    return job_list(owner=owner).get(pk=job_id)
 
 
 def generation_counts(*, field: str, **filters: Any) -> dict[str, int]:

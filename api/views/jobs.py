@@ -7,10 +7,13 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import passthrough, ranges, ratelimit
+from api.filters import JobFilter
+from api.pagination import NewestFirstCursorPagination
 from api.serializers.jobs import (
     JobSerializer,
     LyricsRequestSerializer,
@@ -260,6 +263,26 @@ class LyricsView(_JobCreateView):
 
     def kind_for(self, data: dict) -> JobKind:
         return JobKind.LYRICS
+
+
+class JobListView(ListAPIView):
+    serializer_class = JobSerializer
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = JobFilter
+    queryset = Job.objects.none()  # for the schema; get_queryset scopes to the owner
+
+    def get_queryset(self):
+        return selectors.job_list(owner=self.request.user)
+
+    @extend_schema(
+        operation_id="listJobs",
+        summary="List your jobs",
+        description="Newest first, cursor-paginated; `?kind=lyrics` finds your lyrics drafts.",
+        responses={200: JobSerializer(many=True), **problem_responses(400, 401)},
+        tags=["jobs"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class JobView(APIView):

@@ -194,3 +194,14 @@ def test_a_bad_lyrics_description_is_a_400(alice_client, description):
     assert response.status_code == 400
     assert "description" in response.json()["errors"]
     assert not Job.objects.filter(kind=JobKind.LYRICS).exists()
+
+
+def test_your_jobs_are_listed_newest_first_and_filtered_by_kind(alice_client, bob_client, clip):
+    wav = post(alice_client, f"/clips/{clip.pk}/wav").json()
+    lyrics = post(alice_client, "/lyrics", {"description": "sky"}).json()
+    listed = alice_client.get("/api/v1/jobs").json()["results"]
+    assert [j["id"] for j in listed] == [lyrics["id"], wav["id"]]
+    only = alice_client.get("/api/v1/jobs?kind=lyrics").json()["results"]
+    assert [j["id"] for j in only] == [lyrics["id"]]
+    assert bob_client.get("/api/v1/jobs").json()["results"] == []
+    assert alice_client.get("/api/v1/jobs?kind=flac").status_code == 400

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 from django.utils import timezone
 
 from generations import dispatch, job_lifecycle, jobs, lifecycle, media, services
@@ -350,3 +352,16 @@ def test_the_reconciler_resends_a_lost_file_copy_once_and_none_while_one_is_on_i
     wav.refresh_from_db()
     assert wav.media_state == MediaState.FAILED
     assert job_lifecycle.jobs_reconcile().recopied == 0  # failed files are not retried
+
+
+def test_the_reconcile_command_repairs_jobs_too(alice, clip_factory, generation_factory):
+    clip = clip_factory(generation=generation_factory(owner=alice))
+    job = create(alice, JobKind.WAV, clip).job
+    Job.objects.filter(pk=job.pk).update(
+        status=Status.SUBMITTING, next_check_at=timezone.now() - timedelta(seconds=1)
+    )
+    out = StringIO()
+    call_command("reconcile", stdout=out)
+    assert "reconcile jobs: resubmitted 0, unconfirmed 1," in out.getvalue()
+    job.refresh_from_db()
+    assert job.error_code == ErrorCode.UNCONFIRMED
