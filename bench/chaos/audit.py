@@ -103,11 +103,10 @@ def dump(usernames: list[str]) -> None:
 def redeliver(usernames: list[str]) -> None:
     """Every step of the users' generations delivered once more, as an at-least-once broker may:
     the submit of each generation, the live poll of each running one, the copy of each succeeded
-    clip (with the claim its queued copy carries, if any). Each must be a no-op or the step
-    itself, never a second vendor task, charge or file. Prints the counts as one JSON line."""
-    from django.core.cache import cache
-
-    from generations import dispatch, media
+    clip (without a claim: it runs only if no other copy holds the clip). Each must be a no-op
+    or the step itself, never a second vendor task, charge or file. Prints the counts as one
+    JSON line."""
+    from generations import dispatch
     from generations.models import ClipState, Status
 
     generations = Generation.objects.filter(owner__username__in=usernames)
@@ -120,8 +119,6 @@ def redeliver(usernames: list[str]) -> None:
             sent["polls"] += 1
     clips = Clip.objects.filter(generation__in=generations, state=ClipState.SUCCEEDED)
     for clip_id in clips.values_list("id", flat=True):
-        claim = cache.get(media._claim_key(clip_id))
-        args = (str(clip_id), claim) if claim else (str(clip_id),)
-        dispatch.send(dispatch.COPY_CLIP_MEDIA, *args)
+        dispatch.send(dispatch.COPY_CLIP_MEDIA, str(clip_id))
         sent["copies"] += 1
     print(json.dumps(sent))
