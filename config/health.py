@@ -13,6 +13,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from generations.vendor_balance import vendor_balance_state
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,6 +53,11 @@ def readyz(request):
             logger.exception("readiness: media storage unreachable")
             checks["media_storage"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if checks["database"] == "ok":
+        # Low vendor credits degrade without failing readiness: taking every web process out of
+        # the load balancer would stop the songs the balance still pays for.
+        body["vendor_credits"] = vendor_balance_state()
+        if ready and body["vendor_credits"]["state"] == "low":
+            body["status"] = "degraded"
+    return JsonResponse(body, status=200 if ready else 503)

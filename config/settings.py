@@ -515,6 +515,11 @@ DEFAULT_PLAN = {
     "max_in_flight": env.int("DEFAULT_PLAN_MAX_IN_FLIGHT", default=3),
     "creates_per_minute": env.int("DEFAULT_PLAN_CREATES_PER_MINUTE", default=10),
 }
+# The vendor's balance (credits + extra credits) below which /readyz says "degraded" and the
+# worker's minutely reading logs an operator error: 20 songs by default.
+VENDOR_CREDITS_LOW_THRESHOLD = env.int(
+    "VENDOR_CREDITS_LOW_THRESHOLD", default=20 * CREDIT_COSTS["create"]
+)
 if DEFAULT_PLAN["credits_per_period"] < 0:
     raise ImproperlyConfigured("DEFAULT_PLAN_CREDITS must be 0 or more.")
 IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)

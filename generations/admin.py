@@ -5,11 +5,21 @@ through `generations.states` and the workers); what an operator may do to them i
 that calls the same service the API calls. The per-generation webhook secret is never shown.
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 
 from generations import services
 from generations.errors import DomainError
-from generations.models import Account, Clip, Generation, Job, JobFile, LedgerEntry, Plan
+from generations.models import (
+    Account,
+    Clip,
+    Generation,
+    Job,
+    JobFile,
+    LedgerEntry,
+    Plan,
+    VendorBalance,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -127,3 +137,19 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ("id", "owner__username", "vendor_task_id", "vendor_clip_id")
     date_hierarchy = "created_at"
     inlines = [JobFileInline]
+
+
+@admin.register(VendorBalance)
+class VendorBalanceAdmin(ReadOnlyAdmin):
+    """The vendor account's credits, read every minute by a worker (`/readyz` is "degraded"
+    below VENDOR_CREDITS_LOW_THRESHOLD)."""
+
+    list_display = ("credits", "extra_credits", "total", "below_threshold", "checked_at", "error")
+
+    @admin.display(description="total")
+    def total(self, obj: VendorBalance) -> int | None:
+        return obj.total
+
+    @admin.display(boolean=True, description="below threshold")
+    def below_threshold(self, obj: VendorBalance) -> bool | None:
+        return None if obj.total is None else obj.total < settings.VENDOR_CREDITS_LOW_THRESHOLD

@@ -407,3 +407,20 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}:{self.key}"
+
+
+class VendorBalance(models.Model):
+    """The vendor account's credits as last read (`GET /get-credits`, every minute by a worker):
+    one row, for operators (the admin, `/readyz`)."""
+
+    credits = models.IntegerField(null=True, help_text="Empty until a reading succeeds.")
+    extra_credits = models.IntegerField(default=0)
+    checked_at = models.DateTimeField(help_text="When the vendor was last asked.")
+    error = models.TextField(blank=True, help_text="Why the last reading failed, if it did.")
+
+    def __str__(self) -> str:
+        return f"{self.credits} + {self.extra_credits} extra credits"
+
+    @property
+    def total(self) -> int | None:
+        return None if self.credits is None else self.credits + self.extra_credits

@@ -57,6 +57,14 @@ class UpstreamJob:
     data: Any = None
 
 
+@dataclass(frozen=True)
+class UpstreamBalance:
+    """The vendor account's credits: `extra_credits` never expire and are spent first."""
+
+    credits: int
+    extra_credits: int = 0
+
+
 class UpstreamError(Exception):
     """`detail` is the vendor's cleaned text, kept for the operator."""
 
@@ -100,3 +108,6 @@ class Upstream(Protocol):
 
     def job_status(self, job: Job) -> UpstreamJob:
         """Ask once about a job's vendor task."""
+
+    def balance(self) -> UpstreamBalance:
+        """The operator's credits at the vendor (a free call)."""

@@ -13,7 +13,7 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from generations import dispatch, idempotency, job_lifecycle, lifecycle, media
+from generations import dispatch, idempotency, job_lifecycle, lifecycle, media, vendor_balance
 from generations.upstream import UpstreamTransient
 from workers.fetch import get_fetcher
 from workers.upstream import get_upstream
@@ -180,6 +180,12 @@ def reconcile_generations() -> None:
     """Every minute (periodiq): re-send steps whose messages were lost."""
     lifecycle.generations_reconcile()
     job_lifecycle.jobs_reconcile()
+
+
+@dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("* * * * *"), max_retries=0)
+def check_vendor_balance() -> None:
+    """Every minute (periodiq): read the vendor's balance for the admin and /readyz."""
+    vendor_balance.vendor_balance_check(upstream=get_upstream())
 
 
 @dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("17 * * * *"), max_retries=0)

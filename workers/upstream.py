@@ -9,6 +9,7 @@ from django.conf import settings
 
 from generations.models import Generation, Job, JobKind
 from generations.upstream import (
+    UpstreamBalance,
     UpstreamBroken,
     UpstreamClip,
     UpstreamFile,
@@ -54,6 +55,11 @@ class MusicApiUpstream:
         )
         with _translated():
             return self.client.create(request)
+
+    def balance(self) -> UpstreamBalance:
+        with _translated():
+            credits = self.client.credits()
+        return UpstreamBalance(credits=credits.credits, extra_credits=credits.extra_credits)
 
     def status(self, task_id: str) -> UpstreamStatus:
         with _translated():
