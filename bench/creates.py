@@ -28,8 +28,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import report
 from tests import pgcluster
-from tests.stack import ROOT, Stack
+from tests.stack import Stack
 
 CREATE_PATH = "/api/v1/generations"
 FLOOR_PATH = "/bench/floor"
@@ -39,8 +40,6 @@ SERVERS = {
     "gunicorn": "uvicorn (ASGI) workers",
     "gunicorn-wsgi": "gthread (WSGI, 8 threads) workers",
 }
-REPORT = ROOT / "docs" / "benchmarks.md"
-SECTION = "creates"
 
 
 @dataclass
@@ -307,17 +306,6 @@ def table(
     return "\n".join(lines)
 
 
-def write_report(text: str) -> None:
-    begin, end = f"<!-- {SECTION} -->", f"<!-- /{SECTION} -->"
-    block = f"{begin}\n## Creates\n\n{text}\n{end}"
-    current = REPORT.read_text() if REPORT.exists() else "# Benchmarks (`make bench`)\n"
-    if begin in current:
-        current = re.sub(f"{re.escape(begin)}.*?{re.escape(end)}", block, current, flags=re.S)
-    else:
-        current = f"{current.rstrip()}\n\n{block}\n"
-    REPORT.write_text(current)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
@@ -347,7 +335,7 @@ def main(argv: list[str]) -> int:
     text = table(result, **settings)
     print(f"\n{text}\n")
     if not args.no_write:
-        write_report(text)
+        report.write_section("creates", "Creates", text)
     return 1 if result["creates"].errors or result["floor"].errors else 0
 
 
