@@ -34,7 +34,7 @@ from egress import (
     EgressRefused,
     parse_url,
 )
-from generations.media import ALLOWED_TYPES
+from generations.media import ALLOWED_TYPES, media_cap
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def forwarded_range(header: str) -> str | None:
 
 
 def serve(request, *, url: str, kind: str):
-    """Answer GET/HEAD for `kind` ("audio"/"image") from the vendor's `url`."""
+    """Answer GET/HEAD for `kind` ("audio", "image", "file") from the vendor's `url`."""
     reason = refusal(url)
     if reason is not None:
         logger.error("OPERATOR: vendor media URL refused, not fetched: %s", reason)
@@ -105,7 +105,7 @@ def _serve_sync(request, url: str, headers: dict[str, str], kind: str):
     def body() -> Iterator[bytes]:
         with stack:
             try:
-                yield from upstream.iter_bytes(max_bytes=_cap(kind))
+                yield from upstream.iter_bytes(max_bytes=media_cap(kind))
             except EgressError as exc:
                 logger.warning("stream-through broke off: %s", exc.reason)
 
@@ -127,7 +127,7 @@ def _serve_async(request, url: str, headers: dict[str, str], kind: str):
     async def body() -> AsyncIterator[bytes]:
         async with stack:
             try:
-                async for chunk in upstream.aiter_bytes(max_bytes=_cap(kind)):
+                async for chunk in upstream.aiter_bytes(max_bytes=media_cap(kind)):
                     yield chunk
             except EgressError as exc:
                 logger.warning("stream-through broke off: %s", exc.reason)
@@ -196,10 +196,6 @@ def _problem(status: int, detail: str, **headers: str) -> JsonResponse:
         content_type=CONTENT_TYPE,
         headers={**MEDIA_HEADERS, **headers},
     )
-
-
-def _cap(kind: str) -> int:
-    return settings.MEDIA_MAX_AUDIO_BYTES if kind == "audio" else settings.MEDIA_MAX_IMAGE_BYTES
 
 
 @functools.lru_cache(maxsize=4)

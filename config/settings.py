@@ -527,6 +527,8 @@ READ_RATE = env.str("READ_RATE", default="600/min")
 
 # --- Stored audio -----------------------------------------------------------------------------
 MEDIA_MAX_AUDIO_BYTES = env.int("MEDIA_MAX_AUDIO_BYTES", default=50 * 1024 * 1024)
+# A job's file: a lossless WAV of a long song (10 min of 48 kHz 24-bit stereo is ~173 MB), a stem.
+MEDIA_MAX_FILE_BYTES = env.int("MEDIA_MAX_FILE_BYTES", default=256 * 1024 * 1024)
 MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
 MEDIA_FETCH_TIMEOUT_S = (5.0, 30.0)
 # Copies retry with backoff (RETRY_*_BACKOFF_MS) this often, then end as `media: failed`.

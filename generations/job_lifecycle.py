@@ -73,7 +73,9 @@ def job_submit(*, job_id: Any, upstream: Upstream) -> None:
     if not claimed:
         logger.info("job %s is not queued; submission skipped", job_id)
         return
-    job = Job.objects.get(pk=job_id)
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:  # its owner was deleted meanwhile; nothing was sent
+        return
     try:
         answer = upstream.job_submit(job)
     except UpstreamTransient as exc:

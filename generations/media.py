@@ -51,8 +51,18 @@ AUDIO_TYPES = {
     "audio/x-flac": "flac",
 }
 IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-ALLOWED_TYPES = {"audio": AUDIO_TYPES, "image": IMAGE_TYPES}
+# "file": a job's file (a lossless WAV, a stem): audio, with a cap of its own (media_cap).
+ALLOWED_TYPES = {"audio": AUDIO_TYPES, "image": IMAGE_TYPES, "file": AUDIO_TYPES}
 EXTENSIONS = AUDIO_TYPES | IMAGE_TYPES
+
+
+def media_cap(kind: str) -> int:
+    """The most bytes a copy or a stream-through of `kind` may hold."""
+    return {
+        "audio": settings.MEDIA_MAX_AUDIO_BYTES,
+        "image": settings.MEDIA_MAX_IMAGE_BYTES,
+        "file": settings.MEDIA_MAX_FILE_BYTES,
+    }[kind]
 
 
 def served_type(kind: str, content_type: str) -> str:
@@ -239,7 +249,7 @@ def job_file_copy(*, file_id: Any, fetch: Fetch, claim: str | None = None) -> No
 
 def _copy_job_file(row: JobFile, fetch: Fetch) -> None:
     try:
-        fetched = fetch(row.vendor_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio")
+        fetched = fetch(row.vendor_url, max_bytes=media_cap("file"), kind="file")
     except MediaRefused as exc:
         JobFile.objects.filter(pk=row.pk).update(
             media_state=MediaState.FAILED, media_error=str(exc)

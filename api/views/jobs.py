@@ -336,11 +336,11 @@ class JobFileView(SignedMediaView):
     def get(self, request, pk):
         row = self._file(request, pk)
         if row.media_state != MediaState.READY or not row.file:
-            return passthrough.serve(request, url=row.vendor_url, kind="audio")
+            return passthrough.serve(request, url=row.vendor_url, kind="file")
         return ranges.serve(
             request,
             name=row.file.name,
-            content_type=served_type("audio", row.content_type),
+            content_type=served_type("file", row.content_type),
             sha256=row.sha256,
             modified=row.copied_at,
         )

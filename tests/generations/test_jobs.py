@@ -365,3 +365,27 @@ def test_the_reconcile_command_repairs_jobs_too(alice, clip_factory, generation_
     assert "reconcile jobs: resubmitted 0, unconfirmed 1," in out.getvalue()
     job.refresh_from_db()
     assert job.error_code == ErrorCode.UNCONFIRMED
+
+
+def test_a_job_file_has_a_size_cap_of_its_own_above_a_songs(
+    alice, song, upstream, simulator, settings, sent_messages, django_capture_on_commit_callbacks
+):
+    # A lossless WAV is several times the song's audio: the clip cap must not refuse it.
+    settings.MEDIA_MAX_AUDIO_BYTES = 1_000
+    done = run(
+        create(alice, JobKind.WAV, song()).job,
+        upstream,
+        simulator,
+        django_capture_on_commit_callbacks,
+    )
+    wav = done.files.get()
+    fetch = SafeFetcher([simulator.public_url])
+    (claim,) = [m.args[1] for m in sent_messages if m.actor_name == dispatch.COPY_JOB_FILE]
+    media.job_file_copy(file_id=wav.pk, fetch=fetch, claim=claim)
+    wav.refresh_from_db()
+    assert wav.media_state == MediaState.READY and wav.size > 1_000
+    settings.MEDIA_MAX_FILE_BYTES = 1_000
+    JobFile.objects.filter(pk=wav.pk).update(media_state=MediaState.PENDING, file="")
+    media.job_file_copy(file_id=wav.pk, fetch=fetch)
+    wav.refresh_from_db()
+    assert wav.media_state == MediaState.FAILED and "1000" in wav.media_error
