@@ -1,9 +1,10 @@
 """One Redis reader per web process, fanning live events out to every open stream.
 
-A stream subscribes to a generation id and then only awaits an asyncio.Event: it holds no
-thread and no Redis connection. The hub's reader blocks on the `mg:events` feed (one
-connection), and a sweeper ends, once per heartbeat and in one query, every stream whose token
-was revoked or expired or whose user was deactivated. A subscription keeps only the latest event
+A stream subscribes to a generation id (or to its user's topic) and then only awaits an
+asyncio.Event: it holds no thread and no Redis connection. The hub's reader blocks on the
+`mg:events` feed (one connection) and routes each entry to the streams of its generation and of
+its owner; a sweeper ends, once per heartbeat and in one query, every stream whose token was
+revoked or expired or whose user was deactivated. A subscription keeps only the latest event
 id per generation (events carry the whole current state, so coalescing loses nothing), bounded
 by SSE_SUBSCRIPTION_MAX_PENDING; a stream that falls further behind is ended and reconnects with
 `Last-Event-ID`.
@@ -59,11 +60,6 @@ def _live_tokens(token_ids: set[str]) -> set[str]:
     return set().union(*(token_live_ids(ids[i : i + 500]) for i in range(0, len(ids), 500)))
 
 
-def id_key(event_id: str) -> tuple[int, int]:
-    ms, _, seq = event_id.partition("-")
-    return int(ms), int(seq)
-
-
 # The per-user cap: a sorted set of the user's open streams scored by lease expiry, so a
 # process that dies without closing its streams frees their places within a few heartbeats.
 _ACQUIRE = """
@@ -83,28 +79,38 @@ def _lease_s() -> float:
     return 3 * settings.SSE_HEARTBEAT_S + 5
 
 
+def _raise_if_cancelled() -> None:
+    """redis-py may turn a cancel that lands mid-command into a connection error; a loop that
+    then carries on would never end (and hang the event loop's shutdown)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Subscription:
+    """One open stream: a generation's (topic = its id) or a user's (topic = `user:<id>`)."""
+
     def __init__(self, topic: str, token_id: str, user_id: Any) -> None:
         self.topic, self.token_id, self.user_id = topic, token_id, user_id
         self.lease = uuid.uuid4().hex
-        self.pending: dict[str, str] = {}  # generation id -> latest event id
+        self.pending: dict[str, tuple[int, str]] = {}  # generation id -> latest (event id, type)
         self.closed = False
         self._wake = asyncio.Event()
 
-    def deliver(self, generation_id: str, event_id: str) -> None:
+    def deliver(self, generation_id: str, event_id: int, type_: str = "") -> None:
         if generation_id not in self.pending and (
             len(self.pending) >= settings.SSE_SUBSCRIPTION_MAX_PENDING
         ):
             self.close()  # too far behind: the client resumes with Last-Event-ID
             return
-        self.pending[generation_id] = event_id
+        self.pending[generation_id] = (event_id, type_)
         self._wake.set()
 
     def close(self) -> None:
         self.closed = True
         self._wake.set()
 
-    async def changes(self, timeout_s: float) -> dict[str, str]:
+    async def changes(self, timeout_s: float) -> dict[str, tuple[int, str]]:
         """What changed since the last call, waiting up to `timeout_s` ({} on a quiet wait)."""
         if not self.pending and not self.closed:
             with contextlib.suppress(TimeoutError):
@@ -112,6 +118,10 @@ class Subscription:
         self._wake.clear()
         changed, self.pending = self.pending, {}
         return changed
+
+
+def user_topic(user_id: Any) -> str:
+    return f"user:{user_id}"
 
 
 class Hub:
@@ -137,7 +147,8 @@ class Hub:
         return [s for subs in self.by_topic.values() for s in subs]
 
     async def subscribe(self, topic: str, token_id: str, *, user_id: Any) -> Subscription | None:
-        """Follow `topic` (a generation id); every event published after this returns is seen.
+        """Follow `topic` (a generation id or `user_topic`); every event published after this
+        returns is seen.
 
         None when the user already has SSE_MAX_STREAMS_PER_USER streams open (any process).
         """
@@ -175,21 +186,33 @@ class Hub:
     async def _read(self) -> None:
         block_ms = int(settings.SSE_HEARTBEAT_S * 1000)
         while True:
+            _raise_if_cancelled()
             try:
                 entries = await self.redis.xread({FEED_KEY: self.cursor}, block=block_ms, count=500)
             except RedisError as exc:
+                _raise_if_cancelled()
                 logger.warning("live events: Redis read failed, retrying: %s", exc)
                 await asyncio.sleep(1)
                 continue
             for _, items in entries or ():
                 for raw_id, fields in items:
                     self.cursor = raw_id.decode()
-                    generation_id = fields.get(b"g", b"").decode()
-                    for sub in list(self.by_topic.get(generation_id, ())):
-                        sub.deliver(generation_id, self.cursor)
+                    self._route(fields)
+
+    def _route(self, fields: dict[bytes, bytes]) -> None:
+        try:
+            event_id = int(fields[b"e"])
+            generation_id, user_id = fields[b"g"].decode(), fields[b"u"].decode()
+        except (KeyError, ValueError):  # an entry of an older release: nothing to route
+            return
+        type_ = fields.get(b"t", b"").decode()
+        for topic in (generation_id, user_topic(user_id)):
+            for sub in list(self.by_topic.get(topic, ())):
+                sub.deliver(generation_id, event_id, type_)
 
     async def _sweep(self) -> None:
         while True:
+            _raise_if_cancelled()
             await asyncio.sleep(settings.SSE_HEARTBEAT_S)
             subs = self.subscriptions
             if not subs:

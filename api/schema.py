@@ -17,8 +17,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 SSE_EXAMPLE = (
-    "id: 1732435200000-0\nevent: generation\n"
-    'data: {"id": "…", "status": "running", …}\n\n: heartbeat\n\n'
+    'id: evt_1042\nevent: generation\ndata: {"id": "…", "status": "running", …}\n\n: heartbeat\n\n'
 )
 
 
@@ -101,4 +100,113 @@ def add_streaming_and_limits(result, generator, request, public):
             },
         }
     }
+    _add_user_events(result, problem_response)
     return result
+
+
+USER_SSE_EXAMPLE = (
+    "retry: 3000\n\n"
+    "id: evt_1042\nevent: generation.running\n"
+    'data: {"id": "evt_1042", "type": "generation.running", '
+    '"timestamp": "2026-11-25T12:00:00+00:00", "data": {"id": "…", "status": "running", …}}\n\n'
+    ": heartbeat\n\n"
+    "id: evt_1043\nevent: generation.queued\n"
+    'data: {"id": "evt_1043", "type": "generation.queued", …}\n\n'
+)
+EVENT_TYPES = [
+    "generation.queued",
+    "generation.running",
+    "generation.succeeded",
+    "generation.failed",
+    "generation.canceled",
+    "clip.streaming",
+    "clip.media_ready",
+    "clip.media_failed",
+    "clip.job_updated",
+]
+
+
+def _add_user_events(result, problem_response) -> None:
+    """`GET /api/v1/events` and the `Event` schema it shares with webhooks."""
+    result["components"]["schemas"]["Event"] = {
+        "type": "object",
+        "description": "One change of one of your generations: the `data` of an SSE frame on "
+        "`GET /api/v1/events` (its `event:` is `type`, its `id:` is `id`) and the body of a "
+        "webhook delivery (`webhook-id` is `id`). The same change has the same `id` "
+        "everywhere, so deduplicate on it.",
+        "required": ["id", "type", "timestamp", "data"],
+        "properties": {
+            "id": {"type": "string", "example": "evt_1042", "description": "`evt_<n>`."},
+            "type": {
+                "type": "string",
+                "enum": EVENT_TYPES,
+                "description": "generation.*: its status changed (queued when created). "
+                "clip.streaming: a clip's audio plays now, before the song is final. "
+                "clip.media_ready / clip.media_failed: a clip's copy landed or failed. "
+                "clip.job_updated: a job on one of its clips (a WAV, stems) moved or its "
+                "files landed.",
+            },
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": {
+                "allOf": [{"$ref": "#/components/schemas/Generation"}],
+                "description": "The generation as it is when the event is delivered.",
+            },
+        },
+    }
+    result["paths"]["/api/v1/events"] = {
+        "get": {
+            "operationId": "streamEvents",
+            "summary": "Follow all your generations live (Server-Sent Events)",
+            "description": (
+                "One `text/event-stream` for every generation of yours, new ones included: "
+                "follow many songs on one connection (browsers allow six per origin). Each "
+                "frame's `event:` is the event type and its `data:` an `Event` (JSON), with "
+                "`: heartbeat` comments in between. It starts with the latest event of each "
+                "generation still in flight (or still copying its audio). Reconnect with "
+                "`Last-Event-ID` to also receive, once per generation, what changed while you "
+                "were away; a malformed or unknown id starts from the current state. Under "
+                "load, events of one generation may coalesce into its latest (each carries "
+                "the whole generation). `EventSource` cannot send headers: use `events_url` "
+                "from `GET /api/v1/me`, which ends when that link expires or its token is "
+                "revoked. Counts towards the same per-user cap of open streams."
+            ),
+            "tags": ["generations"],
+            "parameters": [
+                {
+                    "in": "query",
+                    "name": "sig",
+                    "schema": {"type": "string"},
+                    "description": "The signature from `events_url` of `GET /api/v1/me`.",
+                },
+                {
+                    "in": "header",
+                    "name": "Last-Event-ID",
+                    "schema": {"type": "string"},
+                    "description": "Resume after this event (`evt_<n>`).",
+                },
+            ],
+            "security": [{"bearerAuth": []}, {}],
+            "responses": {
+                "200": {
+                    "description": "The event stream; each frame's data is an `Event`.",
+                    "content": {
+                        "text/event-stream": {
+                            "schema": {"type": "string"},
+                            "x-item-schema": {"$ref": "#/components/schemas/Event"},
+                            "example": USER_SSE_EXAMPLE,
+                        }
+                    },
+                },
+                "401": {**problem_response, "description": "No token and no signature."},
+                "403": {
+                    **problem_response,
+                    "description": "The signed URL expired, was tampered with, or its token "
+                    "was revoked.",
+                },
+                "429": {
+                    **problem_response,
+                    "description": "Too many open streams for this user; see Retry-After.",
+                },
+            },
+        }
+    }

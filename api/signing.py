@@ -33,6 +33,8 @@ ROUTES = {
     "events": "generation-events",
     "file": "job-file",
 }
+# The user's own stream: the signed object is the user, who is not in the path.
+USER_ROUTES = {"stream": "events"}
 
 
 class SignatureInvalid(Exception):
@@ -74,7 +76,10 @@ def _mac(object_id: Any, kind: str, grant: Grant) -> str:
 def signed_url(request, object_id: Any, kind: str, grant: Grant) -> str:
     """An absolute URL for `kind` of the object, speaking for `grant`."""
     token = f"{grant.token_id}:{signing.b62_encode(grant.issued_at)}:{_mac(object_id, kind, grant)}"
-    path = reverse(ROUTES[kind], kwargs={"pk": object_id})
+    if kind in USER_ROUTES:
+        path = reverse(USER_ROUTES[kind])
+    else:
+        path = reverse(ROUTES[kind], kwargs={"pk": object_id})
     return request.build_absolute_uri(f"{path}?sig={token}")
 
 

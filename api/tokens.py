@@ -117,3 +117,8 @@ def token_live_ids(token_ids: Iterable[str]) -> set[str]:
             user__is_active=True,
         ).values_list("pk", flat=True)
     }
+
+
+def token_user_id(token_id: str) -> Any | None:
+    """The user a token (hex id) belongs to, whatever its state (signatures check liveness)."""
+    return ApiToken.objects.filter(pk=token_id).values_list("user_id", flat=True).first()

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from api.views.clips import ClipAudioView, ClipImageView, ClipView
-from api.views.events import generation_events
+from api.views.events import generation_events, user_events
 from api.views.generations import GenerationViewSet
 from api.views.hooks import MusicApiWebhookView
 from api.views.jobs import (
@@ -22,6 +22,7 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
+    path("events", user_events, name="events"),
     path("generations/<uuid:pk>/events", generation_events, name="generation-events"),
     *router.urls,
     path("me", MeView.as_view(), name="me"),

@@ -1,11 +1,11 @@
-"""Live status events: workers append them to Redis Streams; web processes fan them out.
+"""The event log: each change a client may hear about is a row, and a wake-up for live streams.
 
-Each change is appended, in one Lua call and with the same id, to two streams:
-- `mg:events`: every event; each web process keeps one blocking reader on it (api/eventhub.py),
-  so open streams cost no Redis connection of their own;
-- `mg:events:{generation}`: that generation's short history, for `Last-Event-ID`.
-Entries only say *what* changed; readers serialize the current state themselves.
-Publishing is best effort: the resource is the truth, events only save clients from polling.
+`publish` writes an `Event` row in the caller's transaction (the outbox: committed with the state
+change, or not at all), and once that commits:
+- appends a wake-up to the Redis stream `mg:events`; each web process keeps one blocking reader
+  on it (api/eventhub.py), so open streams cost no Redis connection of their own;
+Entries only say *what* changed; readers serialize the current state themselves. Resume
+(`Last-Event-ID`) reads the table, so it survives a Redis restart.
 """
 
 from __future__ import annotations
@@ -18,26 +18,35 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from generations.models import Event, EventType, Generation, Status
+
 logger = logging.getLogger(__name__)
 
 FEED_KEY = "mg:events"
 FEED_MAX_LEN = 10_000
-STREAM_MAX_LEN = 200
-# Kinds with a meaning of their own for clients (the SSE view names its event after them).
-CLIP_STREAMING = "clip.streaming"
-STREAM_TTL_S = 24 * 3600
+EVENT_ID_PREFIX = "evt_"
 
-# The generation's stream takes the feed entry's id, so one id means one event everywhere.
-_APPEND = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'g', ARGV[3], 'kind', ARGV[4])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'kind', ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return id
-"""
+GENERATION_EVENTS = {
+    Status.QUEUED: EventType.GENERATION_QUEUED,
+    Status.RUNNING: EventType.GENERATION_RUNNING,
+    Status.SUCCEEDED: EventType.GENERATION_SUCCEEDED,
+    Status.FAILED: EventType.GENERATION_FAILED,
+    Status.CANCELED: EventType.GENERATION_CANCELED,
+}
 
 
-def stream_key(generation_id: Any) -> str:
-    return f"mg:events:{generation_id}"
+def public_id(event_id: int) -> str:
+    return f"{EVENT_ID_PREFIX}{event_id}"
+
+
+def parse_id(value: str | None) -> int | None:
+    """The row id of `evt_<n>`; None for anything else (malformed ids are not errors)."""
+    if not value or not value.startswith(EVENT_ID_PREFIX):
+        return None
+    digits = value[len(EVENT_ID_PREFIX) :]
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    return int(digits)
 
 
 @functools.cache
@@ -45,21 +54,27 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-@functools.cache
-def _append():
-    return _client().register_script(_APPEND)
+def wake(event_id: int, generation_id: Any, owner_id: Any, type_: str) -> None:
+    """Tell every web process's hub; best effort (a stream resumes from the table)."""
+    try:
+        _client().xadd(
+            FEED_KEY,
+            {"e": event_id, "g": str(generation_id), "u": str(owner_id), "t": type_},
+            maxlen=FEED_MAX_LEN,
+            approximate=True,
+        )
+    except redis.RedisError as exc:
+        logger.warning("event %s not announced live: %s", public_id(event_id), exc)
 
 
-def publish(generation_id: Any, kind: str) -> None:
-    """Append an event after the current transaction commits (readers must see the new state)."""
-
-    def send() -> None:
-        try:
-            _append()(
-                keys=[FEED_KEY, stream_key(generation_id)],
-                args=[FEED_MAX_LEN, STREAM_MAX_LEN, str(generation_id), kind, STREAM_TTL_S],
-            )
-        except redis.RedisError as exc:
-            logger.warning("event for generation %s not published: %s", generation_id, exc)
-
-    transaction.on_commit(send)
+def publish(generation_id: Any, type_: str, *, owner_id: Any = None) -> Event | None:
+    """Record an event in the current transaction; announce it once the transaction commits.
+    None if the generation is gone."""
+    if owner_id is None:
+        owner = Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True)
+        owner_id = owner.first()
+        if owner_id is None:
+            return None
+    event = Event.objects.create(generation_id=generation_id, owner_id=owner_id, type=type_)
+    transaction.on_commit(lambda: wake(event.pk, generation_id, owner_id, type_))
+    return event

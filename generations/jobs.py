@@ -30,6 +30,7 @@ from generations.models import (
     Clip,
     ClipState,
     ErrorCode,
+    EventType,
     IdempotencyKey,
     Job,
     JobKind,
@@ -48,8 +49,6 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SUBMITTING: frozenset({Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED}),
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED}),
 }
-# Events name what changed: a job's status, or one of its files landing in our storage.
-EVENT_JOB = "job"
 
 
 class ClipNotReady(DomainError):
@@ -197,11 +196,10 @@ def _settle(job_id: Any, *, vendor_refunded: bool) -> None:
 
 
 def job_announce(job_id: Any) -> None:
-    """Tell the live streams: the job's own, and its clip's generation's (whose clips carry
-    their jobs), after commit."""
-    events.publish(job_id, EVENT_JOB)
+    """Tell the live streams of the clip's generation (whose clips carry their jobs): an event
+    in the current transaction, announced after commit."""
     generation_id = (
         Job.objects.filter(pk=job_id).values_list("clip__generation_id", flat=True).first()
     )
     if generation_id is not None:
-        events.publish(generation_id, EVENT_JOB)
+        events.publish(generation_id, EventType.CLIP_JOB_UPDATED)

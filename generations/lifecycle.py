@@ -25,6 +25,7 @@ from generations.models import (
     Clip,
     ClipState,
     ErrorCode,
+    EventType,
     Generation,
     MediaState,
     Status,
@@ -213,7 +214,8 @@ def generation_poll(*, generation_id: Any, seq: int, upstream: Upstream) -> None
     if status.finished:
         _finish(generation, status)
         return
-    _store_clips(generation, status, announce_streaming=True)
+    with transaction.atomic():  # a clip turning streaming commits with its event
+        _store_clips(generation, status, announce_streaming=True)
     # Never sleep past the deadline: the poll after it reports the time-out.
     remaining_s = (deadline - timezone.now()).total_seconds()
     delay_s = random.uniform(settings.POLL_INTERVAL_MIN_S, settings.POLL_INTERVAL_MAX_S)
@@ -324,7 +326,7 @@ def _store_clips(
         update_fields=list(CLIP_FIELDS),
     )
     if newly_streaming:
-        events.publish(generation.pk, events.CLIP_STREAMING)
+        events.publish(generation.pk, EventType.CLIP_STREAMING)
 
 
 # --- failing -------------------------------------------------------------------------------------

@@ -17,11 +17,20 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from generations import dispatch, events, jobs
-from generations.models import TERMINAL_STATUSES, Clip, ClipState, JobFile, MediaState, Status
+from generations.models import (
+    TERMINAL_STATUSES,
+    Clip,
+    ClipState,
+    EventType,
+    JobFile,
+    MediaState,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +182,11 @@ def _copy(clip: Clip, fetch: Fetch) -> None:
     try:
         audio = fetch(clip.vendor_audio_url, max_bytes=settings.MEDIA_MAX_AUDIO_BYTES, kind="audio")
     except MediaRefused as exc:
-        Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED, media_error=str(exc))
-        events.publish(clip.generation_id, "media")
+        with transaction.atomic():
+            Clip.objects.filter(pk=clip.pk).update(
+                media_state=MediaState.FAILED, media_error=str(exc)
+            )
+            events.publish(clip.generation_id, EventType.CLIP_MEDIA_FAILED)
         logger.error("OPERATOR: clip %s audio not copied: %s", clip.pk, exc)
         return
     image = None
@@ -191,28 +203,32 @@ def _copy(clip: Clip, fetch: Fetch) -> None:
     if image is not None:
         with image.file:
             fields |= _save(clip, "image", image)
-    updated = Clip.objects.filter(pk=clip.pk, media_state=MediaState.PENDING).update(
-        media_state=MediaState.READY, media_error="", media_copied_at=timezone.now(), **fields
-    )
+    with transaction.atomic():
+        updated = Clip.objects.filter(pk=clip.pk, media_state=MediaState.PENDING).update(
+            media_state=MediaState.READY, media_error="", media_copied_at=timezone.now(), **fields
+        )
+        if updated:
+            events.publish(clip.generation_id, EventType.CLIP_MEDIA_READY)
     if not updated:  # deleted or copied by a duplicate message meanwhile: drop orphans only
         for name in (fields.get("audio_file"), fields.get("image_file")):
             if name and not Clip.objects.filter(Q(audio_file=name) | Q(image_file=name)).exists():
                 default_storage.delete(name)
         return
-    events.publish(clip.generation_id, "media")
     logger.info("clip %s media copied (%d bytes of audio)", clip.pk, audio.size)
 
 
 def clip_copy_give_up(*, clip_id: Any, attempts: int) -> None:
     """A copy that kept failing for transient reasons: mark it failed, with the reason."""
-    updated = Clip.objects.filter(pk=clip_id, media_state=MediaState.PENDING).update(
-        media_state=MediaState.FAILED,
-        media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
-    )
+    with transaction.atomic():
+        updated = Clip.objects.filter(pk=clip_id, media_state=MediaState.PENDING).update(
+            media_state=MediaState.FAILED,
+            media_error=f"not copied after {attempts} attempts (the vendor kept failing)",
+        )
+        if updated:
+            generation_id = Clip.objects.filter(pk=clip_id).values_list("generation_id", flat=True)
+            events.publish(generation_id.first(), EventType.CLIP_MEDIA_FAILED)
     _release(CLIP, clip_id)
     if updated:
-        generation_id = Clip.objects.filter(pk=clip_id).values_list("generation_id", flat=True)
-        events.publish(generation_id.first(), "media")
         logger.error("OPERATOR: clip %s media not copied after %d attempts", clip_id, attempts)
 
 

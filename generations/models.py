@@ -424,3 +424,43 @@ class VendorBalance(models.Model):
     @property
     def total(self) -> int | None:
         return None if self.credits is None else self.credits + self.extra_credits
+
+
+# --- the event log -------------------------------------------------------------------------------
+
+
+class EventType(models.TextChoices):
+    GENERATION_QUEUED = "generation.queued"
+    GENERATION_RUNNING = "generation.running"
+    GENERATION_SUCCEEDED = "generation.succeeded"
+    GENERATION_FAILED = "generation.failed"
+    GENERATION_CANCELED = "generation.canceled"
+    CLIP_STREAMING = "clip.streaming"
+    CLIP_MEDIA_READY = "clip.media_ready"
+    CLIP_MEDIA_FAILED = "clip.media_failed"
+    CLIP_JOB_UPDATED = "clip.job_updated"  # a job on one of its clips (a WAV, stems) moved
+
+
+class Event(models.Model):
+    """One change a client may hear about, written in the transaction that made the change (an
+    outbox): live streams, the per-user stream and webhooks carry its id (`evt_<id>`), so a
+    client deduplicates across them. It names what changed; deliveries send the resource."""
+
+    id = models.BigAutoField(primary_key=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "id"], name="event_owner_id"),
+            models.Index(fields=["generation", "id"], name="event_generation_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.type}"
+
+    @property
+    def public_id(self) -> str:
+        return f"evt_{self.id}"

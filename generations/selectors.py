@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
-from generations.models import IN_FLIGHT_STATUSES, Clip, Generation, Job
+from generations.models import (
+    IN_FLIGHT_STATUSES,
+    Clip,
+    ClipState,
+    Event,
+    Generation,
+    Job,
+    MediaState,
+)
 
 # A clip carries what was made from it; each of those carries its files.
 CLIP_JOBS = ("jobs", "jobs__files")
@@ -61,3 +69,44 @@ def generations_overdue(*, grace_s: float) -> tuple[int, float]:
     )
     oldest = overdue.aggregate(oldest=Min("next_check_at"))["oldest"]
     return overdue.count(), (now - oldest).total_seconds() if oldest else 0.0
+
+
+def event_latest_id(*, generation_id: Any) -> int | None:
+    """The id of the generation's latest event (None before its first)."""
+    return Event.objects.filter(generation_id=generation_id).aggregate(m=Max("id"))["m"]
+
+
+def events_to_resume(*, owner: Any, after: int | None) -> list[Event]:
+    """What a per-user stream starts with: the latest event of each generation in flight and,
+    when `after` is an id the caller may have seen, of each generation with an event since.
+    Oldest first; `generation` and its clips are loaded."""
+    newest = Event.objects.filter(owner=owner).aggregate(m=Max("id"))["m"] or 0
+    wanted = Q(generation__status__in=IN_FLIGHT_STATUSES) | Q(  # or still copying its audio
+        generation__clips__state=ClipState.SUCCEEDED,
+        generation__clips__media_state=MediaState.PENDING,
+    )
+    if after is not None and after <= newest:  # an id from the future is no id at all
+        wanted |= Q(pk__gt=after)
+    generations = Event.objects.filter(wanted, owner=owner).values("generation_id")
+    latest = (
+        Event.objects.filter(generation_id__in=generations)
+        .values("generation_id")
+        .annotate(m=Max("id"))
+        .values("m")
+    )
+    return list(
+        Event.objects.filter(pk__in=latest)
+        .select_related("generation")
+        .prefetch_related("generation__clips", *(f"generation__clips__{n}" for n in CLIP_JOBS))
+        .order_by("pk")
+    )
+
+
+def event_with_generation(*, event_id: int, owner: Any) -> Event | None:
+    """The event with its generation and clips, as they are now (None once deleted)."""
+    return (
+        Event.objects.filter(pk=event_id, owner=owner)
+        .select_related("generation")
+        .prefetch_related("generation__clips", *(f"generation__clips__{n}" for n in CLIP_JOBS))
+        .first()
+    )

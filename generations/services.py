@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from generations import dispatch, states
+from generations import dispatch, events, states
 from generations.errors import NotCancelable
 from generations.idempotency import key_claim
 from generations.media import media_delete, media_names
@@ -16,6 +16,7 @@ from generations.models import (
     IN_FLIGHT_STATUSES,
     TERMINAL_STATUSES,
     Clip,
+    EventType,
     Generation,
     IdempotencyKey,
     Job,
@@ -66,6 +67,7 @@ def generation_create(
         usage = usage_for(owner, plan=plan)
         if claimed is not None:
             IdempotencyKey.objects.filter(pk=claimed.pk).update(generation=generation)
+        events.publish(generation.pk, EventType.GENERATION_QUEUED, owner_id=owner.pk)
         # After commit: a worker must never see a message for a row that does not exist yet,
         # and a rolled-back request must leave no message behind.
         dispatch.send_on_commit_or_leave_to_reconciler(

@@ -52,6 +52,6 @@ def transition(
         if updated and to in TERMINAL_STATUSES:
             # The quota settles with the move that ends the generation, in one transaction.
             quota_settle(generation_id=generation_id)
-        if updated:
-            events.publish(generation_id, "status")
+        if updated and to in events.GENERATION_EVENTS:  # submitting shows as queued
+            events.publish(generation_id, events.GENERATION_EVENTS[to])
     return updated == 1

@@ -382,6 +382,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow all your generations live (Server-Sent Events)
+         * @description One `text/event-stream` for every generation of yours, new ones included: follow many songs on one connection (browsers allow six per origin). Each frame's `event:` is the event type and its `data:` an `Event` (JSON), with `: heartbeat` comments in between. It starts with the latest event of each generation still in flight (or still copying its audio). Reconnect with `Last-Event-ID` to also receive, once per generation, what changed while you were away; a malformed or unknown id starts from the current state. Under load, events of one generation may coalesce into its latest (each carries the whole generation). `EventSource` cannot send headers: use `events_url` from `GET /api/v1/me`, which ends when that link expires or its token is revoked. Counts towards the same per-user cap of open streams.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -615,6 +635,11 @@ export interface components {
             prices: {
                 [key: string]: number;
             };
+            /**
+             * Format: uri
+             * @description Short-lived signed URL of `GET /api/v1/events` (all your generations, live), for `EventSource`, which cannot send headers. It works as long as your other signed links (MEDIA_URL_MAX_AGE_S) and while this token is live.
+             */
+            events_url: string;
         };
         /**
          * @description * `pending` - Pending
@@ -785,6 +810,23 @@ export interface components {
          * @enum {string}
          */
         VocalGenderEnum: "f" | "m";
+        /** @description One change of one of your generations: the `data` of an SSE frame on `GET /api/v1/events` (its `event:` is `type`, its `id:` is `id`) and the body of a webhook delivery (`webhook-id` is `id`). The same change has the same `id` everywhere, so deduplicate on it. */
+        Event: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description generation.*: its status changed (queued when created). clip.streaming: a clip's audio plays now, before the song is final. clip.media_ready / clip.media_failed: a clip's copy landed or failed. clip.job_updated: a job on one of its clips (a WAV, stems) moved or its files landed.
+             * @enum {string}
+             */
+            type: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
+            /** Format: date-time */
+            timestamp: string;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
     };
     responses: never;
     parameters: never;
@@ -2312,7 +2354,7 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example id: 1732435200000-0
+                     * @example id: evt_1042
                      *     event: generation
                      *     data: {"id": "…", "status": "running", …}
                      *
@@ -2341,6 +2383,72 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many open streams for this user; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description The signature from `events_url` of `GET /api/v1/me`. */
+                sig?: string;
+            };
+            header?: {
+                /** @description Resume after this event (`evt_<n>`). */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream; each frame's data is an `Event`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 3000
+                     *
+                     *     id: evt_1042
+                     *     event: generation.running
+                     *     data: {"id": "evt_1042", "type": "generation.running", "timestamp": "2026-11-25T12:00:00+00:00", "data": {"id": "…", "status": "running", …}}
+                     *
+                     *     : heartbeat
+                     *
+                     *     id: evt_1043
+                     *     event: generation.queued
+                     *     data: {"id": "evt_1043", "type": "generation.queued", …}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No token and no signature. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signed URL expired, was tampered with, or its token was revoked. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

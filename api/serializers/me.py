@@ -37,3 +37,8 @@ class MeSerializer(serializers.Serializer):
         "persona_music, concat, wav, stems_basic, stems_full, lyrics_timeline, lyrics, "
         "upload, persona.",
     )
+    events_url = serializers.URLField(
+        help_text="Short-lived signed URL of `GET /api/v1/events` (all your generations, live), "
+        "for `EventSource`, which cannot send headers. It works as long as your other signed "
+        "links (MEDIA_URL_MAX_AGE_S) and while this token is live."
+    )

@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from api.serializers.me import MeSerializer
 from api.serializers.problems import problem_responses
+from api.signing import grant_issue, signed_url
 from generations.quotas import prices, usage_for
 
 ME_EXAMPLE = {
@@ -42,6 +43,7 @@ ME_EXAMPLE = {
         "upload": 2,
         "persona": 1,
     },
+    "events_url": "https://api.example.com/api/v1/events?sig=3b172d6f988d46ef854863979ad57e18:1xWMVw:SCpZ",
 }
 
 
@@ -64,5 +66,8 @@ class MeView(APIView):
             "plan": usage.plan,
             "usage": usage,
             "prices": prices(),
+            "events_url": signed_url(
+                request, request.user.pk, "stream", grant_issue(request.auth.pk.hex)
+            ),
         }
         return Response(MeSerializer(body).data)

@@ -65,7 +65,7 @@ def test_many_streams_share_one_reader_and_a_few_threads(alice, auth, generation
         assert await sync_to_async(redis_clients)() - clients <= 1  # the pool may add one
         assert threading.active_count() - threads <= settings.SSE_DB_THREADS
         for generation in generations:
-            await sync_to_async(events.publish)(generation.pk, "status")
+            await sync_to_async(events.publish)(generation.pk, "generation.running")
         for generation, reader in zip(generations, readers, strict=True):
             _, body = await reader.event()
             assert body["id"] == str(generation.pk)
@@ -101,7 +101,7 @@ def test_over_the_cap_of_streams_per_user_is_429_until_one_closes(running, auth,
 
 @pytest.mark.parametrize(
     "last_event_id",
-    ["1-2\n", "abc", "1-2-3", "99999999999999999999999-1", "18446744073709551615-0"],
+    ["evt_1\n", "abc", "1-2", "evt_-1", "evt_99999999999999999999999", "evt_922337203685477"],
 )
 def test_a_malformed_or_unknown_last_event_id_starts_from_the_current_state(
     running, auth, last_event_id
@@ -122,8 +122,8 @@ def test_a_stream_that_falls_too_far_behind_is_ended(settings):
     settings.SSE_SUBSCRIPTION_MAX_PENDING = 3
     sub = eventhub.Subscription("topic", "token", user_id=1)
     for n in range(3):
-        sub.deliver(f"g{n}", f"1-{n}")
-    sub.deliver("g0", "1-9")  # the same generation again only replaces its id
-    assert not sub.closed and sub.pending["g0"] == "1-9"
-    sub.deliver("g3", "1-10")
+        sub.deliver(f"g{n}", n)
+    sub.deliver("g0", 9)  # the same generation again only replaces its id
+    assert not sub.closed and sub.pending["g0"] == (9, "")
+    sub.deliver("g3", 10)
     assert sub.closed

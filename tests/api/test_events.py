@@ -114,7 +114,7 @@ def test_a_succeeded_generation_streams_until_its_media_is_copied(running, token
             Clip.objects.filter(pk=clip.pk).update(media_state=MediaState.FAILED)
             from generations import events
 
-            events.publish(running.pk, "media")
+            events.publish(running.pk, "clip.media_failed")
 
         await sync_to_async(copied)()
         _, body = await reader.event()
@@ -194,7 +194,7 @@ def test_a_clip_turning_streaming_is_announced_so_a_player_can_start(running, to
             Clip.objects.create(generation=running, vendor_clip_id="c", state="streaming")
             from generations import events
 
-            events.publish(running.pk, events.CLIP_STREAMING)
+            events.publish(running.pk, "clip.streaming")
 
         await sync_to_async(streaming)()
         frame = dict(line.split(": ", 1) for line in (await reader.frame()).splitlines())
