@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from generations import dispatch, media
 from generations.jobs import job_transition
+from generations.lifecycle import ReconcileReport
 from generations.models import ErrorCode, Job, JobFile, JobKind, MediaState, Status
 from generations.upstream import (
     Upstream,
@@ -226,27 +226,13 @@ def job_give_up(*, job_id: Any) -> None:
 # --- reconcile -----------------------------------------------------------------------------------
 
 
-@dataclass
-class JobsReconcileReport:
-    resubmitted: int = 0
-    unconfirmed: int = 0
-    repolled: int = 0
-    recopied: int = 0
-
-    def __str__(self) -> str:
-        return (
-            f"resubmitted {self.resubmitted}, unconfirmed {self.unconfirmed}, "
-            f"re-polled {self.repolled}, file copies re-sent {self.recopied}"
-        )
-
-
-def jobs_reconcile(*, grace_s: float | None = None) -> JobsReconcileReport:
+def jobs_reconcile(*, grace_s: float | None = None) -> ReconcileReport:
     """Send again each job step whose message was lost; fail as unconfirmed each submit whose
     lease lapsed (its worker died in the vendor call). Safe to run any time, anywhere."""
     now = timezone.now()
     overdue = now - _seconds(settings.RECONCILE_GRACE_S if grace_s is None else grace_s)
     batch = settings.RECONCILE_BATCH
-    report = JobsReconcileReport()
+    report = ReconcileReport()
     for job_id in Job.objects.filter(status=Status.SUBMITTING, next_check_at__lt=now).values_list(
         "pk", flat=True
     )[:batch]:

@@ -362,7 +362,7 @@ def test_the_reconcile_command_repairs_jobs_too(alice, clip_factory, generation_
     )
     out = StringIO()
     call_command("reconcile", stdout=out)
-    assert "reconcile jobs: resubmitted 0, unconfirmed 1," in out.getvalue()
+    assert "reconcile jobs: resubmitted 0, unconfirmed creates 1," in out.getvalue()
     job.refresh_from_db()
     assert job.error_code == ErrorCode.UNCONFIRMED
 
