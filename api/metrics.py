@@ -15,13 +15,14 @@ import dramatiq
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from generations import dispatch, selectors
+from generations import dispatch, selectors, vendor_balance
 from generations.models import Status
 
 
@@ -59,6 +60,8 @@ class _ServiceCollector:
             "musicgateway_generations_overdue_seconds", "How late the latest one is.", value=lag
         )
 
+        yield from _vendor_balance()
+
         client = getattr(dramatiq.get_broker(), "client", None)  # Redis broker only
         if client is not None:
             queued = GaugeMetricFamily(
@@ -68,6 +71,29 @@ class _ServiceCollector:
                 for queue in (name, f"{name}.DQ"):
                     queued.add_metric([queue], client.hlen(f"dramatiq:{queue}.msgs"))
             yield queued
+
+
+def _vendor_balance():
+    """The vendor's balance as last read, for alerting (absent before the first reading)."""
+    reading = vendor_balance.vendor_balance_latest()
+    yield GaugeMetricFamily(
+        "musicgateway_vendor_credits_low_threshold",
+        "VENDOR_CREDITS_LOW_THRESHOLD: /readyz is degraded below it.",
+        value=vendor_balance.threshold(),
+    )
+    if reading is None or reading.credits is None:
+        return
+    balance = GaugeMetricFamily(
+        "musicgateway_vendor_credits", "The vendor account's credits.", labels=["kind"]
+    )
+    balance.add_metric(["credits"], reading.credits)
+    balance.add_metric(["extra_credits"], reading.extra_credits)
+    yield balance
+    yield GaugeMetricFamily(
+        "musicgateway_vendor_credits_age_seconds",
+        "Seconds since the last successful reading (a worker reads it every minute).",
+        value=(timezone.now() - reading.checked_at).total_seconds(),
+    )
 
 
 REGISTRY = CollectorRegistry(auto_describe=False)

@@ -57,10 +57,15 @@ def vendor_balance_check(*, upstream: Upstream) -> VendorBalance:
     return reading
 
 
+def vendor_balance_latest() -> VendorBalance | None:
+    """The last reading, or None before the first."""
+    return VendorBalance.objects.first()
+
+
 def vendor_balance_state() -> dict[str, Any]:
     """The last reading for `/readyz`: `state` is ok, low (below the threshold) or unknown
     (never read successfully)."""
-    reading = VendorBalance.objects.first()
+    reading = vendor_balance_latest()
     total = reading.total if reading is not None else None
     return {
         "state": "unknown" if total is None else "low" if total < threshold() else "ok",

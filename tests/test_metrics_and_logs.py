@@ -45,6 +45,20 @@ def test_metrics_count_generations_from_the_database(scraper, alice, generation_
         assert f'musicgateway_broker_messages{{queue="{queue}"}}' in text
 
 
+def test_metrics_show_the_vendors_balance_and_its_threshold(scraper, settings):
+    from generations.models import VendorBalance
+
+    settings.VENDOR_CREDITS_LOW_THRESHOLD = 300
+    settings.METRICS_CACHE_S = 0
+    assert "musicgateway_vendor_credits{" not in scraper.get("/metrics").content.decode()
+    VendorBalance.objects.create(credits=250, extra_credits=40, checked_at=timezone.now())
+    text = scraper.get("/metrics").content.decode()
+    assert sample(text, 'musicgateway_vendor_credits{kind="credits"}') == 250
+    assert sample(text, 'musicgateway_vendor_credits{kind="extra_credits"}') == 40
+    assert sample(text, "musicgateway_vendor_credits_low_threshold") == 300
+    assert 0 <= sample(text, "musicgateway_vendor_credits_age_seconds") < 60
+
+
 def test_metrics_can_require_a_token(client, settings):
     settings.METRICS_TOKEN = "scrape-me"
     assert client.get("/metrics").status_code == 401

@@ -64,7 +64,7 @@ def test_the_demo_page_goes_from_a_description_to_a_playing_clip(stack, page, sh
         "() => document.querySelector('#clips audio').currentTime > 0.5", timeout=TIMEOUT_MS
     )
     elapsed = time.monotonic() - started
-    assert "of" in page.inner_text("#quota")
+    assert "credits left" in page.inner_text("#quota")  # the balance, in credits
     page.screenshot(path=str(shots / "demo-playing.png"), full_page=True)
     print(f"demo: description to a playing clip in {elapsed:.1f} s (simulator ready after 2 s)")
 

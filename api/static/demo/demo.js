@@ -138,7 +138,8 @@ async function showQuota() {
     const me = await api("/api/v1/me");
     const u = me.usage;
     $("quota").textContent =
-      `Plan ${me.plan.name}: ${u.used} of ${u.limit} used this ${me.plan.period}, ` +
+      `Plan ${me.plan.name}: ${u.remaining} of ${u.limit} credits left this ${me.plan.period} ` +
+      `(a song costs ${me.prices.create}, a WAV ${me.prices.wav}), ` +
       `${u.in_flight} in progress; resets ${new Date(u.resets_at).toLocaleString()}.`;
   } catch (error) {
     $("quota").textContent = error.message;
