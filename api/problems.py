@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -114,6 +114,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         status_code = DOMAIN_STATUSES.get(type(exc), status.HTTP_409_CONFLICT)
         exc = exceptions.APIException(str(exc), code=exc.code)
         exc.status_code = status_code
+    if isinstance(exc, Http404):
+        # get_object_or_404's message names the model ("No ApiToken matches the given query.").
+        exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's handler500 below answers it

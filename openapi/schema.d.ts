@@ -710,10 +710,10 @@ export interface components {
             /** @description Operations in progress at once. */
             max_in_flight: number;
             creates_per_minute: number;
-            /** @description Empty: every model. */
-            allowed_models: string[];
-            /** @description Empty: every operation. */
-            allowed_operations: string[];
+            /** @description The models you may use. */
+            readonly allowed_models: string[];
+            /** @description The operations you may ask for. */
+            readonly allowed_operations: string[];
         };
         Problem: {
             /** @description A URI naming the problem type, or about:blank. */

@@ -93,7 +93,14 @@ class GenerationCreateSerializer(serializers.Serializer):
     def _check_mode(attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
         if attrs["mode"] == Mode.DESCRIPTION:
             if not attrs.get("description", "").strip():
-                errors["description"] = ["This field is required in description mode."]
+                what = (
+                    "the music"
+                    if attrs.get("operation", "create") == "create"
+                    else (f"what the {attrs['operation']} should sound like")
+                )
+                errors["description"] = [
+                    f"Required: describe {what}, or send mode custom with lyrics and tags."
+                ]
             for name in CUSTOM_ONLY:
                 if attrs.get(name):
                     errors[name] = ["Only allowed in custom mode."]

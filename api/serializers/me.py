@@ -1,4 +1,7 @@
+from django.conf import settings
 from rest_framework import serializers
+
+from generations.models import Operation
 
 
 class PlanSerializer(serializers.Serializer):
@@ -7,12 +10,17 @@ class PlanSerializer(serializers.Serializer):
     credits_per_period = serializers.IntegerField(help_text="Credits you may spend per period.")
     max_in_flight = serializers.IntegerField(help_text="Operations in progress at once.")
     creates_per_minute = serializers.IntegerField()
-    allowed_models = serializers.ListField(
-        child=serializers.CharField(), help_text="Empty: every model."
+    allowed_models = serializers.SerializerMethodField(help_text="The models you may use.")
+    allowed_operations = serializers.SerializerMethodField(
+        help_text="The operations you may ask for."
     )
-    allowed_operations = serializers.ListField(
-        child=serializers.CharField(), help_text="Empty: every operation."
-    )
+
+    # A plan stores "no restriction" as an empty list; the caller sees what that means.
+    def get_allowed_models(self, plan) -> list[str]:
+        return list(plan.allowed_models) or list(settings.MUSIC_MODELS)
+
+    def get_allowed_operations(self, plan) -> list[str]:
+        return list(plan.allowed_operations) or list(Operation.values)
 
 
 class UsageSerializer(serializers.Serializer):

@@ -78,3 +78,37 @@ def test_an_unexpected_error_is_a_500_problem_without_a_trace(settings):
     client = APIClient(raise_request_exception=False)
     body = _assert_problem(client.get("/boom"), 500)
     assert "secret internals" not in str(body)
+
+
+def test_a_missing_token_is_not_named_by_its_model(alice_client):
+    """Issue 17 (11): a 404 said "No ApiToken matches the given query." (an internal name)."""
+    response = alice_client.delete("/api/v1/tokens/999999")
+    assert response.status_code == 404
+    assert "ApiToken" not in response.content.decode()
+    assert response.json()["detail"] == "Not found."
+
+
+def test_me_says_which_models_and_operations_an_unrestricted_plan_allows(alice_client, settings):
+    """Issue 17 (11): /me showed `allowed_models: []` without saying that empty means all."""
+    plan = alice_client.get("/api/v1/me").json()["plan"]
+    assert plan["allowed_models"] == settings.MUSIC_MODELS
+    assert plan["allowed_operations"] == ["create", "extend", "cover"]
+
+
+def test_an_extend_without_a_description_is_told_what_to_send(alice_client, alice):
+    """Issue 17 (11): the error spoke of a "description mode" the client never chose."""
+    response = alice_client.post(
+        "/api/v1/generations",
+        {
+            "operation": "extend",
+            "source_clip": "00000000-0000-0000-0000-000000000000",
+            "continue_at": 10,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    (message,) = response.json()["errors"]["description"]
+    assert message == (
+        "Required: describe what the extend should sound like, "
+        "or send mode custom with lyrics and tags."
+    )
