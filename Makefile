@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 OFFLINE := REDIS_URL=redis://127.0.0.1:9/0
 TEST_REDIS_DIR := var/test-redis
 
-.PHONY: install lock upgrade run test lint format schema bench chaos chaos-ci clean
+.PHONY: install lock upgrade run run-prod test lint format schema bench chaos chaos-ci clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ upgrade: install
 
 run: install
 	$(BIN)/python -m config.runstack
+
+# The production profile on one machine: DEBUG off (SECRET_KEY and ALLOWED_HOSTS required),
+# `check --deploy` clean or no start, gunicorn with WEB_CONCURRENCY uvicorn workers, no demo user.
+# README "Deploying" has the same processes for a real deployment (Procfile).
+run-prod: install
+	DEBUG=false $(BIN)/python -m config.runstack --prod
 
 # Tests use real Redis: the embedded one in $(TEST_REDIS_DIR) unless REDIS_URL is set.
 test: install

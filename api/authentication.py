@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 
 from api.tokens import token_authenticate
+from config import logs
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -25,6 +26,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token_authenticate(secret=secret)
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid, expired or revoked.")
+        logs.bind(user_id=token.user_id)
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -1,24 +1,36 @@
-"""`/metrics` for Prometheus, computed at scrape time from the database and the broker.
+"""`/metrics` for Prometheus: the service's state, and this host's HTTP and Dramatiq figures.
 
-Reading shared state (rather than counting in each process) keeps the figures right however many
-web and worker hosts run. Set METRICS_TOKEN to require `Authorization: Bearer <token>`; with
-DEBUG off and no METRICS_TOKEN the endpoint does not exist (404), so production never serves it
-open. The figures are aggregates over whole tables, so one computation is shared by every scrape
-(from any host) for METRICS_CACHE_S.
+Two parts, one exposition:
+- The domain gauges (generations by status, failures, media copies, overdue steps, broker depth)
+  are computed at scrape time from the database and the broker: shared state, so they are right
+  however many web and worker hosts run.
+- HTTP request metrics (django-prometheus, api.http_metrics) and Dramatiq actor metrics (Dramatiq's
+  middleware, workers.metrics) are counted in the processes that serve and work. With
+  PROMETHEUS_MULTIPROC_DIR set (`make run` sets it) every process on the host writes them to that
+  directory and this view adds them up (prometheus_client's multiprocess mode), so one scrape sees
+  every web worker and every Dramatiq worker process of the host, not whichever answered. Without
+  it, they are this process's own (a single web process; Dramatiq's figures then are not shown).
+
+Set METRICS_TOKEN to require `Authorization: Bearer <token>`; with DEBUG off and no METRICS_TOKEN
+the endpoint does not exist (404), so production never serves it open. The domain figures are
+aggregates over whole tables, so one computation is shared by every scrape (from any host) for
+METRICS_CACHE_S; the per-host part is read fresh each time (it is files, not queries).
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 
 import dramatiq
+import prometheus_client
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -103,13 +115,26 @@ REGISTRY.register(_ServiceCollector())
 CACHE_KEY = "metrics:exposition"
 
 
-def _exposition() -> bytes:
+def _domain_exposition() -> bytes:
+    # Cached in the shared cache: every host may serve the same figures. Never this host's own.
     body = cache.get(CACHE_KEY)
     if body is None:
         body = generate_latest(REGISTRY)
         if settings.METRICS_CACHE_S > 0:
             cache.set(CACHE_KEY, body, timeout=settings.METRICS_CACHE_S)
     return body
+
+
+def _process_exposition() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(prometheus_client.REGISTRY)
+
+
+def _exposition() -> bytes:
+    return _domain_exposition() + _process_exposition()
 
 
 @csrf_exempt  # GET only: a POST is a 405, not the CSRF page

@@ -134,13 +134,40 @@ def demo_token(var_dir: Path) -> str:
     return issued.secret
 
 
-def prepare() -> tuple[str, bool]:
-    """Load and check the settings, migrate, collect static files; the demo token and sandbox."""
+def _check_deploy() -> None:
+    """The production profile starts only when `check --deploy` is clean (errors and warnings)."""
+    from django.conf import settings
+    from django.core import checks
+
+    if settings.DEBUG:
+        raise SetupError("DEBUG: the production profile runs with DEBUG=false.")
+    if not settings.ALLOWED_HOSTS:
+        raise SetupError(
+            "ALLOWED_HOSTS: must be set when DEBUG is off (e.g. ALLOWED_HOSTS=api.example.com)."
+        )
+    found = [
+        message
+        for message in checks.run_checks(include_deployment_checks=True)
+        if message.level >= checks.WARNING and not message.is_silenced()
+    ]
+    if found:
+        raise SetupError(
+            "check --deploy: " + "; ".join(f"{m.id}: {m.msg.splitlines()[0]}" for m in found)
+        )
+
+
+def prepare(*, prod: bool = False) -> tuple[str | None, bool]:
+    """Load and check the settings, migrate, collect static files; the demo token and sandbox.
+
+    `prod` (make run-prod): `check --deploy` must be clean, and there is no demo user (None).
+    """
     _load_settings()
     from django.conf import settings
     from django.core.management import call_command
 
+    if prod:
+        _check_deploy()
     _check_servers()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
-    return demo_token(settings.VAR_DIR), settings.SANDBOX
+    return (None if prod else demo_token(settings.VAR_DIR)), settings.SANDBOX

@@ -71,6 +71,20 @@ def _claim_ports() -> ports.Ports:
     return chosen
 
 
+def _prepare_metrics_dir(var_dir: Path) -> None:
+    """One prometheus_client multiprocess directory for every process this launcher starts.
+
+    The web app's /metrics then adds up the HTTP figures of the web process and the Dramatiq
+    figures of every worker process (api.metrics). Emptied at each start, as multiprocess mode
+    requires: files of a previous run's processes would count twice.
+    """
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or var_dir / "prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+
+
 def _start_redis() -> subprocess.Popen | None:
     """The embedded Redis, as this process's child, when REDIS_URL is unset."""
     if os.environ.get("REDIS_URL"):
@@ -86,7 +100,21 @@ def _start_redis() -> subprocess.Popen | None:
     return proc
 
 
-def _commands(chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]]]:
+def _web_command(fd: int, prod: bool) -> list[str]:
+    if prod:
+        # The production web tier: gunicorn managing WEB_CONCURRENCY uvicorn workers.
+        return [
+            *(sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py"),
+            *("--bind", f"fd://{fd}", "config.asgi:application"),
+        ]
+    return [
+        *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--fd", str(fd)),
+        "--no-access-log",  # config.logs.request_log writes one line per request
+        *("--lifespan", "off"),  # Django has no ASGI lifespan; saying so spares a confusing line
+    ]
+
+
+def _commands(chosen: ports.Ports, prod: bool) -> dict[str, tuple[list[str], tuple[int, ...]]]:
     """Each child's command line and the listening sockets it inherits."""
     python = sys.executable
     commands = {}
@@ -97,7 +125,7 @@ def _commands(chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]
         [
             python,
             "manage.py",
-            "rundramatiq",
+            "runworkers",  # rundramatiq, logging in the service's format
             "--processes",
             os.environ.get("WORKER_PROCESSES", "1"),
             "--threads",
@@ -110,27 +138,14 @@ def _commands(chosen: ports.Ports) -> dict[str, tuple[list[str], tuple[int, ...]
     # Media copies on their own pool, so downloads never hold up polls and submissions.
     commands["media-worker"] = (
         [
-            *(python, "manage.py", "rundramatiq", "--processes", "1"),
+            *(python, "manage.py", "runworkers", "--processes", "1"),
             *("--threads", os.environ.get("MEDIA_WORKER_THREADS", "4"), "--queues", "media"),
         ],
         (),
     )
     commands["scheduler"] = [python, "manage.py", "run_scheduler"], ()
     fd = chosen.web.fileno()
-    commands["web"] = (
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--fd",
-            str(fd),
-            "--no-access-log",
-            "--lifespan",
-            "off",  # Django has no ASGI lifespan; saying so spares a confusing start-up line
-        ],
-        (fd,),
-    )
+    commands["web"] = _web_command(fd, prod), (fd,)
     return commands
 
 
@@ -151,20 +166,24 @@ def _stop(children: dict[str, subprocess.Popen]) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)  # grandchildren left behind, if any
 
 
-def _banner(chosen: ports.Ports, token: str, sandbox: bool) -> str:
+def _banner(chosen: ports.Ports, token: str | None, sandbox: bool) -> str:
     base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{chosen.web_port}"
     vendor = "sandbox: simulated vendor" if sandbox else "live vendor"
     lines = [f"  Music Gateway on {base}  ({vendor})"]
+    if token is None:
+        workers = os.environ.get("WEB_CONCURRENCY", "2")
+        lines.append(f"  Production profile: DEBUG off, gunicorn with {workers} uvicorn workers")
     if chosen.web_moved_from:
         lines.append(f"  ({chosen.web_moved_from} was taken and PORT is unset: took the next free)")
     if chosen.simulator is not None:
         lines.append(f"  Vendor simulator on http://127.0.0.1:{chosen.simulator_port}")
     lines += [
         f"  Swagger UI: {base}/api/docs/   Redoc: {base}/api/redoc/",
-        "  Demo user 'demo', API token (Authorize in Swagger UI):",
-        "",
-        f"  {token}",
-        "",
+        *(
+            ["  Demo user 'demo', API token (Authorize in Swagger UI):", "", f"  {token}", ""]
+            if token is not None
+            else ["  No demo user: python manage.py create_api_user NAME prints a token.", ""]
+        ),
         "  Ctrl-C stops everything.",
     ]
     return "\n" + "\n".join(lines) + "\n"
@@ -174,7 +193,9 @@ class _Stop(BaseException):
     """Stop everything (like KeyboardInterrupt: not caught by `except Exception`)."""
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # --prod: `make run-prod`, the production profile (DEBUG off, gunicorn, check --deploy).
+    prod = "--prod" in (sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # the children's lines appear as they happen
     children: dict[str, subprocess.Popen] = {}
@@ -193,12 +214,13 @@ def main() -> int:
         lock.truncate(0)
         lock.write(f"pid {os.getpid()}, port {chosen.web_port}")
         lock.flush()
+        _prepare_metrics_dir(BASE_DIR / "var")
         if redis := _start_redis():
             children["redis"] = redis
         from config import preflight
 
-        token, sandbox = preflight.prepare()
-        for name, (command, fds) in _commands(chosen).items():
+        token, sandbox = preflight.prepare(prod=prod)
+        for name, (command, fds) in _commands(chosen, prod).items():
             children[name] = subprocess.Popen(  # noqa: S603
                 command,
                 start_new_session=True,
@@ -223,7 +245,7 @@ def main() -> int:
                 raise _Stop
             time.sleep(0.5)
     except SetupError as exc:
-        print(f"make run: {exc}", file=sys.stderr)
+        print(f"make {'run-prod' if prod else 'run'}: {exc}", file=sys.stderr)
         exit_code = 1
     except _Stop:
         pass

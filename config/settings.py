@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded_redis
+from config import embedded_redis, logs
 from config.media_storage import s3_options
 from egress import HostRule
 
@@ -98,6 +98,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request latency by route and status for /metrics (django-prometheus).
+    "api.http_metrics.BeforeMiddleware",
+    # One log line per request; binds its request id (X-Request-ID), user and generation ids.
+    "config.logs.request_log",
     "django.middleware.security.SecurityMiddleware",
     # Turns any non-problem error on an API path into problem+json (sees every inner answer).
     "api.middleware.ProblemMiddleware",
@@ -112,6 +116,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "api.database_unavailable.DatabaseUnavailableMiddleware",
+    "api.http_metrics.AfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -198,6 +203,17 @@ CACHES = {
     }
 }
 
+# prometheus_client's multiprocess mode: every process on this host (web workers, Dramatiq worker
+# processes) writes its counters to files here, and /metrics adds them up. `make run` sets it to
+# var/prometheus; with several web or worker processes per host, set it (an empty directory,
+# cleared before the processes start). Unset: /metrics shows this web process's HTTP figures only.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    # prometheus_client reads the environment itself (a .env entry must reach it), and Dramatiq's
+    # middleware points it at `dramatiq_prom_db` in its worker processes: one directory for all.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+    os.environ["dramatiq_prom_db"] = PROMETHEUS_MULTIPROC_DIR  # noqa: SIM112 - its name
+
 _broker_scheme = urlsplit(BROKER_URL).scheme
 if _broker_scheme in {"amqp", "amqps"}:
     _broker = {"BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker", "OPTIONS": {"url": BROKER_URL}}
@@ -221,6 +237,9 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "periodiq.PeriodiqMiddleware",
+        "workers.logcontext.LogContext",  # actor and generation id on each line a message logs
+        # Messages, failures and durations by actor, when processes share PROMETHEUS_MULTIPROC_DIR.
+        *(["workers.metrics.Prometheus"] if PROMETHEUS_MULTIPROC_DIR else []),
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -405,21 +424,8 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# One format per mode, each event once, every line with its request, user and generation ids.
+LOGGING = logs.config(LOG_FORMAT, LOG_LEVEL)
 
 # Required for /metrics when DEBUG is off (404 without it).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
@@ -435,6 +441,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)  # a commitment: opt in
+# HSTS preload (W021) is the domain owner's commitment to browsers, not the service's: opt in
+# with SECURE_HSTS_PRELOAD. Silenced so that `check --deploy` (make run-prod) is clean without it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 

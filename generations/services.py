@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from config import logs
 from generations import dispatch, events, states
 from generations.errors import NotCancelable
 from generations.idempotency import key_claim
@@ -73,6 +74,7 @@ def generation_create(
         dispatch.send_on_commit_or_leave_to_reconciler(
             dispatch.SUBMIT_GENERATION, str(generation.pk)
         )
+    logs.bind(generation_id=generation.pk)
     logger.info("generation %s queued for user %s", generation.pk, owner.pk)
     return Created(generation=generation, usage=usage)
 

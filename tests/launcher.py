@@ -71,13 +71,15 @@ class Launcher:
     def text(self) -> str:
         return self.output.read_text(errors="replace")
 
-    def wait_banner(self, timeout_s: float = 180) -> tuple[str, str]:
-        """The base URL and demo token the banner printed."""
+    def wait_banner(self, timeout_s: float = 180, token: bool = True) -> tuple[str, str | None]:
+        """The base URL and demo token the banner printed (run-prod prints none: `token=False`)."""
 
         def banner():
             text = self.text()
-            base, token = BANNER.search(text), TOKEN.search(text)
-            return (base.group(1), token.group(1)) if base and token else None
+            base, printed = BANNER.search(text), TOKEN.search(text)
+            if base and "Ctrl-C stops everything." in text and (printed or not token):
+                return base.group(1), printed.group(1) if printed else None
+            return None
 
         deadline = time.monotonic() + timeout_s
         while (found := banner()) is None:

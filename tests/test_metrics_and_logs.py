@@ -107,3 +107,115 @@ def test_scrapes_share_one_computation(scraper, alice, generation_factory, setti
     assert len(first) > 0
     assert len(later) == 0
     assert sample(text, 'musicgateway_generations{status="succeeded"}') == 1
+
+
+def test_metrics_have_request_latency_by_route_and_status(scraper, alice_client):
+    """Issue 17: HTTP request metrics (django-prometheus) beside the domain gauges."""
+    name = "django_http_requests_latency_seconds_by_view_method_status_count"
+    labels = '{method="GET",status="404",view="generation-detail"}'
+
+    def count() -> float:
+        text = scraper.get("/metrics").content.decode()
+        return sample(text, name + labels) if name + labels in text else 0.0
+
+    before = count()
+    missing = alice_client.get("/api/v1/generations/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert count() == before + 1
+
+
+@pytest.fixture
+def json_logs(settings, capsys):
+    """Call it first in the test: the service's log config in JSON mode, writing to the captured
+    stderr (a handler made in a fixture's setup writes to a stream closed by the call phase)."""
+    from config import logs
+
+    def start():
+        logging.config.dictConfig(logs.config("json", "INFO"))
+        capsys.readouterr()
+
+        def records() -> list[dict]:
+            err = capsys.readouterr().err
+            return [json.loads(line) for line in err.splitlines() if line]
+
+        return records
+
+    yield start
+    logging.config.dictConfig(settings.LOGGING)
+
+
+GONE = "00000000-0000-0000-0000-000000000001"
+
+
+def test_a_4xx_is_logged_once_with_its_request_user_and_generation(alice_client, alice, json_logs):
+    records = json_logs()
+    """Issue 17: each 4xx was logged twice (Django's console handler and the root's)."""
+    response = alice_client.get(f"/api/v1/generations/{GONE}", HTTP_X_REQUEST_ID="trace-17")
+    assert response.status_code == 404
+    assert response["X-Request-ID"] == "trace-17"
+    lines = [r for r in records() if GONE in json.dumps(r)]
+    assert len(lines) == 1, lines
+    (line,) = lines
+    assert (line["logger"], line["status"], line["method"]) == ("api.request", 404, "GET")
+    assert line["request_id"] == "trace-17"
+    assert line["user_id"] == str(alice.pk)
+    assert line["generation_id"] == GONE
+
+
+def test_every_line_of_a_request_carries_its_ids(alice_client, alice, json_logs, broker):
+    records = json_logs()
+    response = alice_client.post(
+        "/api/v1/generations", {"description": "ids in the logs"}, format="json"
+    )
+    assert response.status_code == 202
+    generation_id = response.json()["id"]
+    request_id = response["X-Request-ID"]
+    assert len(request_id) == 32  # none sent: one made
+    lines = [r for r in records() if r.get("request_id") == request_id]
+    assert [r["logger"] for r in lines] == ["generations.services", "api.request"]
+    for line in lines:
+        assert (line["user_id"], line["generation_id"]) == (str(alice.pk), generation_id)
+
+
+def test_a_request_id_that_could_forge_log_lines_is_replaced(client, json_logs):
+    records = json_logs()
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="a\nb=1 " + "x" * 80)
+    assert response["X-Request-ID"].isalnum() and len(response["X-Request-ID"]) == 32
+    (line,) = [r for r in records() if r["logger"] == "api.request"]
+    assert line["request_id"] == response["X-Request-ID"]
+
+
+def test_plain_lines_end_with_the_ids(settings, capsys):
+    from config import logs
+
+    logging.config.dictConfig(logs.config("plain", "INFO"))
+    try:
+        logs.bind(request_id="r1", generation_id="g1")
+        logging.getLogger("generations.test").info("hello")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert line.endswith(" INFO generations.test hello request_id=r1 generation_id=g1"), line
+    finally:
+        logs.clear()
+        logging.config.dictConfig(settings.LOGGING)
+
+
+def test_worker_lines_name_the_actor_and_the_generation(json_logs):
+    from dramatiq import Message
+
+    from workers.logcontext import LogContext, ids_of
+
+    records = json_logs()
+
+    message = Message(
+        queue_name="polls", actor_name="poll_generation", args=("g-1", 3), kwargs={}, options={}
+    )
+    middleware = LogContext()
+    middleware.before_process_message(None, message)
+    logging.getLogger("generations.lifecycle").info("polled")
+    middleware.after_process_message(None, message)
+    logging.getLogger("generations.lifecycle").info("between messages")
+    first, second = records()
+    assert (first["actor"], first["generation_id"]) == ("poll_generation", "g-1")
+    assert "generation_id" not in second
+    give_up = {"args": ["c-9"], "actor_name": "copy_clip_media"}
+    assert ids_of("give_up_clip_media", (give_up, {})) == {"clip_id": "c-9"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 
 from django.conf import settings
@@ -10,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from workers.musicapi.simulator import FaultProfile, Simulator
 from workers.musicapi.simulator.server import build_server
+
+logger = logging.getLogger("workers.musicapi.simulator")
 
 
 class Command(BaseCommand):
@@ -59,11 +62,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{host}:{port} is already in use: set SIMULATOR_PORT (or --port) to a free port."
             ) from None
-        self.stdout.write(
-            f"MusicAPI simulator on {simulator.public_url}/api/v1 (key {key!r}, "
-            f"ready after {ready_after:g} s)",
+        logger.info(
+            "MusicAPI simulator on %s/api/v1 (key %r, ready after %g s)",
+            simulator.public_url,
+            key,
+            ready_after,
         )
-        self.stdout.flush()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
