@@ -7,9 +7,9 @@
   Django's own "Not Found: /path" warnings (a second line for the same 4xx) are off, its 5xx
   errors with their traceback stay.
 - The ids: `request_id` (the client's `X-Request-ID` when it is sane, else a new one, echoed in the
-  answer), `user_id` and `generation_id` (or `clip_id`) are bound in a context variable by the
-  request middleware, the token authentication, the services and the Dramatiq middleware
-  (workers.logcontext), and every line logged while they are bound carries them.
+  answer), `user_id` and `generation_id` (or `clip_id`, `job_id`, `file_id`) are bound in a
+  context variable by the request middleware, the token authentication, the services and the
+  Dramatiq middleware (workers.logcontext); every line logged while they are bound carries them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from asgiref.sync import iscoroutinefunction
 from django.utils.decorators import sync_and_async_middleware
 
-FIELDS = ("request_id", "user_id", "generation_id", "clip_id", "actor")
+FIELDS = ("request_id", "user_id", "generation_id", "clip_id", "job_id", "file_id", "actor")
 _context: ContextVar[dict[str, str] | None] = ContextVar("log_context", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -131,8 +131,9 @@ def _route_ids(request) -> dict[str, str]:
         return {"generation_id": str(kwargs["generation_id"])}
     if "pk" in kwargs and (match.url_name or "").startswith("generation"):
         return {"generation_id": str(kwargs["pk"])}
-    if "pk" in kwargs and (match.url_name or "").startswith("clip"):
-        return {"clip_id": str(kwargs["pk"])}
+    for prefix, field in (("clip", "clip_id"), ("job-file", "file_id"), ("job", "job_id")):
+        if "pk" in kwargs and (match.url_name or "").startswith(prefix):
+            return {field: str(kwargs["pk"])}
     return {}
 
 

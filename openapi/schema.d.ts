@@ -712,7 +712,7 @@ export interface components {
             creates_per_minute: number;
             /** @description The models you may use. */
             readonly allowed_models: string[];
-            /** @description The operations you may ask for. */
+            /** @description The song operations (create, extend, cover) you may ask for. */
             readonly allowed_operations: string[];
         };
         Problem: {

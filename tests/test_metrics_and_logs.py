@@ -219,3 +219,10 @@ def test_worker_lines_name_the_actor_and_the_generation(json_logs):
     assert "generation_id" not in second
     give_up = {"args": ["c-9"], "actor_name": "copy_clip_media"}
     assert ids_of("give_up_clip_media", (give_up, {})) == {"clip_id": "c-9"}
+
+
+def test_every_actor_names_what_it_works_on():
+    from generations import dispatch
+    from workers.logcontext import FIRST_ARGUMENT, GIVE_UPS
+
+    assert set(FIRST_ARGUMENT) | set(GIVE_UPS) == set(dispatch.QUEUES)

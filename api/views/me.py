@@ -17,8 +17,8 @@ ME_EXAMPLE = {
         "credits_per_period": 300,
         "max_in_flight": 3,
         "creates_per_minute": 10,
-        "allowed_models": [],
-        "allowed_operations": [],
+        "allowed_models": ["sonic-v3-5", "sonic-v4", "sonic-v4-5", "sonic-v4-5-plus", "sonic-v5"],
+        "allowed_operations": ["create", "extend", "cover"],
     },
     "usage": {
         "used": 32,
