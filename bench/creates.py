@@ -135,19 +135,6 @@ def load(port: int, path: str, tokens: list[str], seconds: float, name: str) -> 
 # --- what the server used --------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s*(\d+)", status).group(1)) / 1024
@@ -236,8 +223,7 @@ def run(*, clients: int, seconds: float, web_concurrency: int, pool_max: int, se
         with PeakConnections(stack) as connections:
             floor = load(port, FLOOR_PATH, tokens, seconds, f"POST {FLOOR_PATH} (floor)")
             creates = load(port, CREATE_PATH, tokens, seconds, f"POST {CREATE_PATH}")
-        web = stack.procs["web"].pid
-        rss = [_peak_rss_mb(pid) for pid in _children(web)]
+        rss = [_peak_rss_mb(pid) for pid in stack.web_pids()]
         (in_flight,) = stack.query(
             "SELECT count(*) FROM generations_generation"
             " WHERE status NOT IN ('succeeded', 'failed', 'canceled')"

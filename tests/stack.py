@@ -70,9 +70,10 @@ class Stack:
         self.worker_threads = worker_threads
         self.media_worker = media_worker
         self.web_workers = web_workers
-        # "uvicorn": one process, as `make run`; "gunicorn": the production web tier,
-        # `web_workers` uvicorn workers under gunicorn (WEB_CONCURRENCY); "gunicorn-wsgi": the
-        # same number of threaded WSGI workers, for comparison (no streaming responses).
+        # "uvicorn": as `make run` (with more than one `web_workers`, that many processes under
+        # uvicorn's own supervisor); "gunicorn": the production web tier, `web_workers` uvicorn
+        # workers under gunicorn (WEB_CONCURRENCY); "gunicorn-wsgi": as many threaded WSGI
+        # workers, for comparison (no streaming responses).
         self.web_server = web_server
         self.workers = workers
         self.extra_env = env or {}
@@ -198,7 +199,22 @@ class Stack:
         return [
             *(PYTHON, "-m", "uvicorn", "config.asgi:application"),
             *("--host", "127.0.0.1", "--port", str(self.web_port), "--no-access-log"),
+            *(("--workers", str(self.web_workers)) if self.web_workers > 1 else ()),
         ]
+
+    def web_pids(self) -> list[int]:
+        """The processes answering requests: the server's workers, or the server itself."""
+        leader = self.procs["web"].pid
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    cmdline = (entry / "cmdline").read_bytes()
+                    # uvicorn --workers also starts multiprocessing's resource tracker.
+                    if int(stat[1]) == leader and b"resource_tracker" not in cmdline:
+                        children.append(int(entry.name))
+        return children or [leader]
 
     def start_worker(self) -> None:
         """The generations pool; media copies have their own (as `make run` starts them)."""
