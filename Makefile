@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 OFFLINE := REDIS_URL=redis://127.0.0.1:9/0
 TEST_REDIS_DIR := var/test-redis
 
-.PHONY: install lock upgrade run run-prod test lint format schema bench chaos chaos-ci clean
+.PHONY: install lock upgrade run run-prod test lint format schema bench chaos chaos-ci attack clean
 
 install: $(STAMP)
 
@@ -96,6 +96,11 @@ chaos: install
 # vhost of its own; exits 1 when an invariant breaks (docs/chaos.md).
 chaos-ci: install
 	$(BIN)/python -m bench.chaos --shape shared --generations 40 --rate 2 --rounds 8 --settle-limit 150
+
+# schemathesis (pinned) against the whole stack with DEBUG=0, every operation and check, stateful
+# links; bounded (ATTACK_ARGS="--max-time 60 --seed 1"); exits 1 on any failure or 5xx.
+attack: install
+	$(BIN)/python -m tests.attack $(ATTACK_ARGS)
 
 clean:
 	rm -rf $(VENV) var node_modules

@@ -4,6 +4,7 @@ DRF's stock fields turn `123` into `"123"` and `"yes"` into `True`; a typed clie
 that it sent the wrong type.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -34,4 +35,33 @@ class StrictChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+# A request serializer that answers 400 to a field it does not know (a typo is not silently
+# dropped). Its schema says so: `additionalProperties: false` (api.schema.close_request_bodies).
+# (A comment, not a docstring: drf-spectacular would show a docstring in every such schema.)
+class UnknownFieldsRefused:
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+# Python's whitespace (what str.strip() removes), spelled out so that the schema's pattern means
+# the same in every regex dialect.
+_SPACES = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+# A label people read back (a token's name): no NUL, and something besides whitespace.
+LABEL_PATTERN = rf"^[^\u0000]*[^\u0000{_SPACES}][^\u0000]*$"
+
+
+@extend_schema_field({"type": "string", "pattern": LABEL_PATTERN})
+class LabelField(StrictCharField):
+    """Trimmed when stored; `max_length` holds for the text as sent, as the schema's maxLength."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)

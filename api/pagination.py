@@ -6,8 +6,10 @@ from rest_framework.pagination import CursorPagination
 class NewestFirstCursorPagination(CursorPagination):
     """Stable under inserts: a page never repeats or skips a generation created meanwhile.
 
-    A cursor or page_size that is not one of ours is a 400, not a 500 from the database (a forged
-    position) nor a silent default (`page_size=null`)."""
+    A cursor that is not one of ours names no page: 404, not a 500 from the database (a forged
+    position). A cursor is opaque, so no schema can tell a well-formed one from a forged one; a
+    404 is the answer a client must expect for any string (and the schema documents it). A bad
+    page_size is a 400, never a silent default (`page_size=null`)."""
 
     ordering = ("-created_at", "-id")
     page_size = 20
@@ -21,7 +23,7 @@ class NewestFirstCursorPagination(CursorPagination):
             if position is not None and parse_datetime(position) is None:
                 raise ValueError
         except (NotFound, ValueError):
-            raise ValidationError({self.cursor_query_param: ["Not a valid cursor."]}) from None
+            raise NotFound("No such page: the cursor is not one this API gave out.") from None
         return cursor
 
     def get_page_size(self, request):

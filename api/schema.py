@@ -1,6 +1,23 @@
 """drf-spectacular extensions: the Bearer security scheme for our token authentication."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter
+
+from generations import idempotency
+
+# Every operation that takes an Idempotency-Key states its rule, the one the code checks.
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.KEY_MAX_LENGTH,
+        "pattern": idempotency.KEY_PATTERN,
+    },
+    OpenApiParameter.HEADER,
+    description="Makes retries safe: 1-255 printable ASCII characters (not starting or ending "
+    "with a space), per user. Any other value is 400.",
+)
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -18,6 +35,28 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 SSE_EXAMPLE = (
     'id: evt_1042\nevent: generation\ndata: {"id": "…", "status": "running", …}\n\n: heartbeat\n\n'
+)
+
+
+# Open API 3.0 has `schema` describe one event of a `text/event-stream` (as schemathesis and 3.2's
+# `itemSchema` read it): its `event` name, its `id` (to send back as Last-Event-ID) and its `data`
+# (JSON). Comments (`: heartbeat`) and the `retry:` line are no events.
+def sse_event_schema(names: list[str], data: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": names},
+            "id": {"type": "string", "pattern": r"^evt_\d+$"},
+            "retry": {"type": "integer", "minimum": 0},
+            # Open API 3.0 has no contentSchema: tests/security/test_conformance.py checks it.
+            "data": {"type": "string", "description": data},
+        },
+    }
+
+
+SSE_EVENT_SCHEMA = sse_event_schema(
+    ["generation"], "The whole generation resource (`Generation`), as JSON."
 )
 
 
@@ -81,7 +120,7 @@ def add_streaming_and_limits(result, generator, request, public):
                     "description": "The event stream.",
                     "content": {
                         "text/event-stream": {
-                            "schema": {"type": "string"},
+                            "schema": SSE_EVENT_SCHEMA,
                             "example": SSE_EXAMPLE,
                         }
                     },
@@ -191,7 +230,7 @@ def _add_user_events(result, problem_response) -> None:
                     "description": "The event stream; each frame's data is an `Event`.",
                     "content": {
                         "text/event-stream": {
-                            "schema": {"type": "string"},
+                            "schema": sse_event_schema(EVENT_TYPES, "An `Event`, as JSON."),
                             "x-item-schema": {"$ref": "#/components/schemas/Event"},
                             "example": USER_SSE_EXAMPLE,
                         }
@@ -210,3 +249,24 @@ def _add_user_events(result, problem_response) -> None:
             },
         }
     }
+
+
+def close_request_bodies(result, generator, request, public):
+    """Postprocessing hook: a request body whose serializer refuses unknown fields (400) says so
+    with `additionalProperties: false`, so no client (nor schemathesis) takes extras as valid."""
+    from api.fields import UnknownFieldsRefused
+
+    schemas = result.get("components", {}).get("schemas", {})
+    for serializer in _subclasses(UnknownFieldsRefused):
+        name = serializer.__name__.removesuffix("Serializer")
+        for component in (f"{name}Request", name):
+            if component in schemas:
+                schemas[component]["additionalProperties"] = False
+    return result
+
+
+def _subclasses(cls) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found

@@ -359,6 +359,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_streaming_and_limits",
+        "api.schema.close_request_bodies",
     ],
     "TAGS": [
         {"name": "generations", "description": "Ask for music and follow it until it is done."},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,10 @@ from generations.errors import DomainError
 from generations.models import Generation, IdempotencyKey, Job
 
 KEY_MAX_LENGTH = 255
+# 1-255 printable ASCII characters, neither first nor last a space (HTTP strips those, so such a
+# key could never arrive as sent). The OpenAPI schema states the same pattern.
+KEY_PATTERN = rf"^[!-~]([ -~]{{0,{KEY_MAX_LENGTH - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 class IdempotencyKeyInvalid(DomainError):
@@ -40,9 +45,10 @@ class IdempotencyKeyInProgress(DomainError):
 
 
 def key_validate(key: str) -> str:
-    if not key or len(key) > KEY_MAX_LENGTH or not key.isascii() or not key.isprintable():
+    if not _KEY.fullmatch(key):
         raise IdempotencyKeyInvalid(
-            f"Idempotency-Key must be 1 to {KEY_MAX_LENGTH} printable ASCII characters."
+            f"Idempotency-Key must be 1 to {KEY_MAX_LENGTH} printable ASCII characters, "
+            "not starting or ending with a space."
         )
     return key
 

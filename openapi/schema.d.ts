@@ -153,7 +153,7 @@ export interface paths {
         };
         /**
          * List your generations
-         * @description Newest first, cursor-paginated; filter by `status` and creation time.
+         * @description Newest first, cursor-paginated; filter by `status` and creation time. Follow `next` and `previous` as given: a `cursor` this API did not give out is 404 (no such page); an empty filter (`?status=`) is 400, leave it out instead.
          */
         get: operations["listGenerations"];
         put?: never;
@@ -247,7 +247,7 @@ export interface paths {
         };
         /**
          * List your jobs
-         * @description Newest first, cursor-paginated; `?kind=lyrics` finds your lyrics drafts.
+         * @description Newest first, cursor-paginated; `?kind=lyrics` finds your lyrics drafts. A `cursor` this API did not give out is 404; an empty `?kind=` is 400.
          */
         get: operations["listJobs"];
         put?: never;
@@ -486,7 +486,7 @@ export interface components {
         GenerationCreateRequest: {
             /** @default description */
             mode: components["schemas"]["ModeEnum"];
-            /** @description What the music should be like (description mode). */
+            /** @description What the music should be like. Required in description mode (the default), not allowed in custom mode. */
             description?: string;
             /** @description Lyrics with section tags such as [Verse] (custom mode); with auto_lyrics, a description the vendor writes lyrics from. */
             lyrics?: string;
@@ -518,7 +518,7 @@ export interface components {
             operation: components["schemas"]["OperationEnum"];
             /**
              * Format: uuid
-             * @description One of your own clips to extend or cover.
+             * @description One of your own succeeded clips to extend or cover: required with those operations, not allowed with create; another id is 400.
              */
             source_clip?: string;
             /**
@@ -1097,7 +1097,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1201,7 +1201,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1309,7 +1309,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1561,6 +1561,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such page: the cursor is not one we gave out. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -1585,7 +1594,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1956,6 +1965,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such page: the cursor is not one we gave out. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -2037,7 +2055,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: 1-255 printable ASCII characters, per user. */
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2049,6 +2067,14 @@ export interface operations {
             };
         };
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -2360,7 +2386,14 @@ export interface operations {
                      *
                      *     : heartbeat
                      */
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "generation";
+                        id?: string;
+                        retry?: number;
+                        /** @description The whole generation resource (`Generation`), as JSON. */
+                        data: string;
+                    };
                 };
             };
             /** @description No token and no signature. */
@@ -2435,7 +2468,14 @@ export interface operations {
                      *     event: generation.queued
                      *     data: {"id": "evt_1043", "type": "generation.queued", …}
                      */
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
+                        id?: string;
+                        retry?: number;
+                        /** @description An `Event`, as JSON. */
+                        data: string;
+                    };
                 };
             };
             /** @description No token and no signature. */

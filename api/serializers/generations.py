@@ -9,7 +9,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api import passthrough
-from api.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictFloatField
+from api.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictFloatField,
+    UnknownFieldsRefused,
+)
 from api.serializers.jobs import JobSerializer
 from api.signing import context_grant, signed_url
 from generations.models import (
@@ -42,10 +48,12 @@ class _ModelChoiceField(StrictChoiceField):
         return super().to_internal_value(data)
 
 
-class GenerationCreateSerializer(serializers.Serializer):
+class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     mode = StrictChoiceField(choices=Mode.choices, default=Mode.DESCRIPTION)
     description = StrictCharField(
-        required=False, help_text="What the music should be like (description mode)."
+        required=False,
+        help_text="What the music should be like. Required in description mode (the default), "
+        "not allowed in custom mode.",
     )
     lyrics = StrictCharField(
         required=False,
@@ -63,7 +71,9 @@ class GenerationCreateSerializer(serializers.Serializer):
     vocal_gender = StrictChoiceField(choices=VocalGender.choices, required=False)
     operation = StrictChoiceField(choices=Operation.choices, default=Operation.CREATE)
     source_clip = serializers.UUIDField(
-        required=False, help_text="One of your own clips to extend or cover."
+        required=False,
+        help_text="One of your own succeeded clips to extend or cover: required with those "
+        "operations, not allowed with create; another id is 400.",
     )
     continue_at = StrictFloatField(
         required=False, min_value=0, help_text="Seconds into the source clip to extend from."
@@ -72,9 +82,6 @@ class GenerationCreateSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -9,20 +9,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api import passthrough
-from api.fields import StrictCharField, StrictChoiceField
+from api.fields import LabelField, StrictChoiceField, UnknownFieldsRefused
 from api.signing import context_grant, signed_url
 from generations.models import Job, JobFile, JobKind, MediaState, Status
 
 
-class _StrictSerializer(serializers.Serializer):
+class _StrictSerializer(UnknownFieldsRefused, serializers.Serializer):
     """A JSON object with only the declared fields (none: an empty object or no body)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
 
 
@@ -39,8 +36,9 @@ class StemsRequestSerializer(_StrictSerializer):
 
 
 class LyricsRequestSerializer(_StrictSerializer):
-    description = StrictCharField(
-        help_text="What the lyrics should be about, e.g. 'a song about the sky'."
+    description = LabelField(
+        max_length=settings.MUSIC_LIMITS["lyrics_description"],
+        help_text="What the lyrics should be about, e.g. 'a song about the sky'.",
     )
 
     def validate_description(self, value: str) -> str:

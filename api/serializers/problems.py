@@ -52,3 +52,11 @@ def problem_responses(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
         )
         for status in statuses
     }
+
+
+# A cursor-paginated list: a cursor this API did not give out names no page (api.pagination).
+NO_SUCH_PAGE = {
+    (404, "application/problem+json"): OpenApiResponse(
+        ProblemSerializer, description="No such page: the cursor is not one we gave out."
+    )
+}

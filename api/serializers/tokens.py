@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
-from api.fields import StrictCharField
+from api.fields import LabelField, UnknownFieldsRefused
 from api.models import ApiToken
 
 
@@ -19,21 +19,14 @@ class TokenSerializer(serializers.ModelSerializer):
         return token.expires_at is not None and token.expires_at <= timezone.now()
 
 
-class TokenCreateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=100, help_text="What the token is for, e.g. 'iOS app'.")
+class TokenCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
+    name = LabelField(max_length=100, help_text="What the token is for, e.g. 'iOS app'.")
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
         help_text="When it stops working (in the future). Omitted: never, or when the token "
         "making this request expires, if it does; it may not be later than that.",
     )
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
     def validate_expires_at(self, value):
         if value is not None and value <= timezone.now():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     extend_schema,
     extend_schema_view,
 )
@@ -15,8 +14,9 @@ from rest_framework.response import Response
 from api import ratelimit
 from api.filters import GenerationFilter
 from api.pagination import NewestFirstCursorPagination
+from api.schema import IDEMPOTENCY_KEY_PARAMETER
 from api.serializers.generations import GenerationCreateSerializer, GenerationSerializer
-from api.serializers.problems import problem_responses
+from api.serializers.problems import NO_SUCH_PAGE, problem_responses
 from generations import idempotency, quotas, selectors, services
 from generations.models import Generation
 
@@ -124,8 +124,14 @@ CREATE_EXAMPLES = [
     list=extend_schema(
         operation_id="listGenerations",
         summary="List your generations",
-        description="Newest first, cursor-paginated; filter by `status` and creation time.",
-        responses={200: GenerationSerializer(many=True), **problem_responses(400, 401)},
+        description="Newest first, cursor-paginated; filter by `status` and creation time. "
+        "Follow `next` and `previous` as given: a `cursor` this API did not give out is 404 (no "
+        "such page); an empty filter (`?status=`) is 400, leave it out instead.",
+        responses={
+            200: GenerationSerializer(many=True),
+            **problem_responses(400, 401),
+            **NO_SUCH_PAGE,
+        },
     ),
     retrieve=extend_schema(
         operation_id="getGeneration",
@@ -186,14 +192,7 @@ class GenerationViewSet(
         "period; `creates`: left this minute); over a limit is 429 with `Retry-After`, `limit` "
         "naming the limit hit, and the operation's `cost` and your `remaining` credits.",
         request=GenerationCreateSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                description="Makes retries safe: 1-255 printable ASCII characters, per user.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         examples=[*CREATE_EXAMPLES, *RESPONSE_EXAMPLES],
         responses={
             202: GenerationSerializer,

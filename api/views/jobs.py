@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -14,13 +14,14 @@ from rest_framework.views import APIView
 from api import passthrough, ranges, ratelimit
 from api.filters import JobFilter
 from api.pagination import NewestFirstCursorPagination
+from api.schema import IDEMPOTENCY_KEY_PARAMETER
 from api.serializers.jobs import (
     JobSerializer,
     LyricsRequestSerializer,
     NoBodySerializer,
     StemsRequestSerializer,
 )
-from api.serializers.problems import problem_responses
+from api.serializers.problems import NO_SUCH_PAGE, problem_responses
 from api.views.clips import MEDIA_PARAMETERS, SignedMediaView, own_clip
 from generations import idempotency, jobs, quotas, selectors
 from generations.media import served_type
@@ -49,12 +50,7 @@ JOB_EXAMPLE = {
 }
 QUEUED_EXAMPLE = {**JOB_EXAMPLE, "status": "queued", "files": [], "started_at": None}
 QUEUED_EXAMPLE["finished_at"] = None
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Makes retries safe: 1-255 printable ASCII characters, per user.",
-)
+IDEMPOTENCY_PARAMETER = IDEMPOTENCY_KEY_PARAMETER
 ASYNC_NOTE = (
     "Answers **202 Accepted** with the queued job and its `Location`; workers take it to the "
     "music service. Follow it with `GET /jobs/{id}`, or on the clip's generation's events "
@@ -255,7 +251,12 @@ class LyricsView(_JobCreateView):
                 status_codes=["200"],
             ),
         ],
-        responses={202: JobSerializer, **problem_responses(400, 401, 415, 422, 429)},
+        # 200: a replayed Idempotency-Key whose job has already finished (as for the others).
+        responses={
+            200: JobSerializer,
+            202: JobSerializer,
+            **problem_responses(400, 401, 415, 422, 429),
+        },
         tags=["jobs"],
     )
     def post(self, request):
@@ -277,8 +278,9 @@ class JobListView(ListAPIView):
     @extend_schema(
         operation_id="listJobs",
         summary="List your jobs",
-        description="Newest first, cursor-paginated; `?kind=lyrics` finds your lyrics drafts.",
-        responses={200: JobSerializer(many=True), **problem_responses(400, 401)},
+        description="Newest first, cursor-paginated; `?kind=lyrics` finds your lyrics drafts. "
+        "A `cursor` this API did not give out is 404; an empty `?kind=` is 400.",
+        responses={200: JobSerializer(many=True), **problem_responses(400, 401), **NO_SUCH_PAGE},
         tags=["jobs"],
     )
     def get(self, request, *args, **kwargs):
