@@ -1,8 +1,9 @@
 """Benchmark: `POST /generations` throughput and latency on PostgreSQL, beside the DRF floor.
 
-Starts the production web tier on loopback — gunicorn with WEB_CONCURRENCY uvicorn workers,
-DEBUG off, pooled PostgreSQL connections — against a fresh database on DATABASE_URL's server (or a
-throwaway PostgreSQL of its own when DATABASE_URL is not PostgreSQL). No worker runs: the figure
+Starts the production web tier on loopback — gunicorn with WEB_CONCURRENCY uvicorn workers, as
+config/gunicorn.py (`make run-prod`) configures it, DEBUG off, pooled PostgreSQL connections —
+against a fresh database on DATABASE_URL's server (or a throwaway PostgreSQL of its own when
+DATABASE_URL is not PostgreSQL). No worker runs: the figure
 is the web tier's, and every create stays queued (in flight). C clients, one user each, keep one
 keep-alive connection busy for a fixed time against, in turn, the floor (`POST /bench/floor`, the
 same token authentication and JSON parsing, nothing else; see bench/urls.py) and the create.
@@ -37,7 +38,7 @@ FLOOR_PATH = "/bench/floor"
 TARGET_CREATES_PER_S = 300
 TARGET_FLOOR_SHARE = 0.5
 SERVERS = {
-    "gunicorn": "uvicorn (ASGI) workers",
+    "gunicorn": "uvicorn (ASGI) workers (config/gunicorn.py, as make run-prod)",
     "gunicorn-wsgi": "gthread (WSGI, 8 threads) workers",
 }
 
@@ -266,8 +267,9 @@ def table(
         f"Creates on PostgreSQL {result['server_version']} ({result['where']}): "
         f"{os.cpu_count()} cores shared by the server, the database and the load generator "
         f"(load average {load_1m:.1f} at the end); gunicorn, {web_concurrency} {SERVERS[server]}, "
-        f"DEBUG off, DB_POOL_MAX={pool_max} per process; {clients} clients (one user each, "
-        f"keep-alive), {seconds:g} s per row; no worker running (creates stay queued).",
+        f"DEBUG off, LOG_LEVEL=WARNING, DB_POOL_MAX={pool_max} per process; "
+        f"{clients} clients (one user each, keep-alive), {seconds:g} s per row; "
+        "no worker running (creates stay queued).",
         "",
         "| endpoint | answered | rate | target | p50 / p95 / p99 | errors | target |",
         "|---|---|---|---|---|---|---|",

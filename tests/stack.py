@@ -71,8 +71,8 @@ class Stack:
         self.media_worker = media_worker
         self.web_workers = web_workers
         # "uvicorn": as `make run` (with more than one `web_workers`, that many processes under
-        # uvicorn's own supervisor); "gunicorn": the production web tier, `web_workers` uvicorn
-        # workers under gunicorn (WEB_CONCURRENCY); "gunicorn-wsgi": as many threaded WSGI
+        # uvicorn's own supervisor); "gunicorn": the production web tier (config/gunicorn.py),
+        # `web_workers` uvicorn workers (WEB_CONCURRENCY); "gunicorn-wsgi": as many threaded WSGI
         # workers, for comparison (no streaming responses).
         self.web_server = web_server
         self.workers = workers
@@ -188,11 +188,8 @@ class Stack:
             *(PYTHON, "-m", "gunicorn"),
             *("--workers", str(self.web_workers), "--bind", f"127.0.0.1:{self.web_port}"),
         ]
-        if self.web_server == "gunicorn":
-            return [
-                *gunicorn,
-                *("--worker-class", "uvicorn.workers.UvicornWorker", "config.asgi:application"),
-            ]
+        if self.web_server == "gunicorn":  # as `make run-prod` runs it
+            return [*gunicorn, "--config", "config/gunicorn.py", "config.asgi:application"]
         if self.web_server == "gunicorn-wsgi":
             threaded = ("--worker-class", "gthread", "--threads", "8")
             return [*gunicorn, *threaded, "config.wsgi:application"]
