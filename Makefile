@@ -85,6 +85,7 @@ bench: install
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 	$(BIN)/python -m bench.demo_time
 	$(BIN)/python -m bench.audio $(BENCH_AUDIO_ARGS)
+	$(BIN)/python -m bench.events $(BENCH_EVENTS_ARGS)
 
 # Kills and restarts every process and server under vendor faults, then checks the README's
 # Guarantees (CHAOS_SHAPE=production|embedded, default: production when installed here).

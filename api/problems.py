@@ -22,6 +22,7 @@ from generations.idempotency import (
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
 )
+from generations.outbound import TooManyEndpoints, WebhookUrlRefused
 from generations.quotas import QuotaExceeded
 from generations.webhooks import WebhookRejected, WebhookReplayed
 
@@ -92,6 +93,8 @@ DOMAIN_STATUSES: dict[type[DomainError], int] = {
     IdempotencyKeyReused: 422,
     WebhookRejected: 401,
     WebhookReplayed: 409,
+    WebhookUrlRefused: 400,
+    TooManyEndpoints: 409,
 }
 
 

@@ -16,10 +16,12 @@ from api.views.jobs import (
 )
 from api.views.me import MeView
 from api.views.tokens import TokenViewSet
+from api.views.webhooks import WebhookViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("generations", GenerationViewSet, basename="generation")
 router.register("tokens", TokenViewSet, basename="token")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("events", user_events, name="events"),

@@ -467,6 +467,13 @@ RETRY_MAX_BACKOFF_MS = env.int("RETRY_MAX_BACKOFF_MS", default=120_000)
 RECONCILE_GRACE_S = env.float("RECONCILE_GRACE_S", default=120.0)
 RECONCILE_BATCH = env.int("RECONCILE_BATCH", default=500)
 WEBHOOK_TOLERANCE_S = env.int("WEBHOOK_TOLERANCE_S", default=300)
+# Outbound webhooks (generations.outbound): https to public addresses only, plus what the
+# operator lists here in the egress syntax (e.g. "http://10.0.0.5:8080" for an internal receiver).
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=100)
+WEBHOOK_TIMEOUT_S = (5.0, 10.0)  # connect, read: a slow receiver holds one media thread at most
+WEBHOOK_RETRY_WINDOW_S = 24 * 3600
+WEBHOOK_MAX_ENDPOINTS = 10
 if not 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S:
     raise ImproperlyConfigured("Need 0 < POLL_INTERVAL_MIN_S <= POLL_INTERVAL_MAX_S.")
 

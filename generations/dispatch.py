@@ -38,6 +38,7 @@ POLL_JOB = "poll_job"
 GIVE_UP_JOB = "give_up_job"
 COPY_JOB_FILE = "copy_job_file"
 GIVE_UP_JOB_FILE = "give_up_job_file"
+DELIVER_WEBHOOK = "deliver_webhook"
 QUEUES = {
     SUBMIT_GENERATION: QUEUE,
     POLL_GENERATION: POLL_QUEUE,
@@ -49,6 +50,9 @@ QUEUES = {
     GIVE_UP_JOB: QUEUE,
     COPY_JOB_FILE: MEDIA_QUEUE,
     GIVE_UP_JOB_FILE: MEDIA_QUEUE,
+    # Outbound webhooks: I/O to the users' receivers, on the media pool (bounded by
+    # WEBHOOK_TIMEOUT_S each), never in the way of polls.
+    DELIVER_WEBHOOK: MEDIA_QUEUE,
 }
 ALL_QUEUES = (POLL_QUEUE, QUEUE, MEDIA_QUEUE)
 # Pools (config/runstack.py, Procfile): one consumes polls and generations, another media, so

@@ -18,6 +18,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from generations import outbound
 from generations.models import Event, EventType, Generation, Status
 
 logger = logging.getLogger(__name__)
@@ -76,5 +77,6 @@ def publish(generation_id: Any, type_: str, *, owner_id: Any = None) -> Event | 
         if owner_id is None:
             return None
     event = Event.objects.create(generation_id=generation_id, owner_id=owner_id, type=type_)
+    outbound.deliveries_create(event)  # the webhook outbox, in the same transaction
     transaction.on_commit(lambda: wake(event.pk, generation_id, owner_id, type_))
     return event

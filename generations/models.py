@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 
 class Mode(models.TextChoices):
@@ -464,3 +465,71 @@ class Event(models.Model):
     @property
     def public_id(self) -> str:
         return f"evt_{self.id}"
+
+
+# --- outbound webhooks ---------------------------------------------------------------------------
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the user's that receives their events, signed per the Standard Webhooks spec."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.CharField(max_length=2000)
+    # Event types to send; empty: every type.
+    event_types = models.JSONField(default=list, blank=True)
+    secret = models.CharField(max_length=100)  # `whsec_` + base64 of 24 random bytes
+    created_at = models.DateTimeField(auto_now_add=True)
+    failure_streak = models.PositiveIntegerField(default=0)  # failed attempts in a row
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"  # not delivered yet: an attempt is queued or scheduled
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # out of retries, or the endpoint was disabled or deleted
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: written in the event's transaction (the outbox), attempted
+    by a worker until it succeeds or WEBHOOK_RETRY_WINDOW_S passes, always with the event's id."""
+
+    id = models.BigAutoField(primary_key=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    body = models.TextField(blank=True)  # fixed at the first attempt: every retry sends the same
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="delivery_once_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"evt_{self.event_id} to {self.endpoint_id} ({self.status})"

@@ -13,10 +13,19 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from generations import dispatch, idempotency, job_lifecycle, lifecycle, media, vendor_balance
+from generations import (
+    dispatch,
+    idempotency,
+    job_lifecycle,
+    lifecycle,
+    media,
+    outbound,
+    vendor_balance,
+)
 from generations.upstream import UpstreamTransient
 from workers.fetch import get_fetcher
 from workers.upstream import get_upstream
+from workers.webhooks import get_webhook_poster
 
 RETRY_OPTIONS = {
     "max_retries": settings.RETRY_MAX_RETRIES,
@@ -180,6 +189,7 @@ def reconcile_generations() -> None:
     """Every minute (periodiq): re-send steps whose messages were lost."""
     lifecycle.generations_reconcile()
     job_lifecycle.jobs_reconcile()
+    outbound.deliveries_reconcile()
 
 
 @dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("* * * * *"), max_retries=0)
@@ -192,3 +202,15 @@ def check_vendor_balance() -> None:
 def purge_idempotency_keys() -> None:
     """Hourly (periodiq): forget Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_S."""
     idempotency.keys_purge()
+
+
+@dramatiq.actor(
+    actor_name=dispatch.DELIVER_WEBHOOK,
+    queue_name=dispatch.queue_of(dispatch.DELIVER_WEBHOOK),
+    priority=MEDIA_PRIORITY,
+    max_retries=0,  # the service schedules its own retries (outbound.RETRY_DELAYS_S, 24 h)
+    time_limit=60_000,
+)
+def deliver_webhook(delivery_id: int) -> None:
+    """One attempt to deliver an event to a user's webhook endpoint."""
+    outbound.delivery_attempt(delivery_id=delivery_id, post=get_webhook_poster())

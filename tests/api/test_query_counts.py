@@ -24,17 +24,19 @@ CLIPS = 2
 
 # token; account and plan, read once for validation, the quota headers and the reservation
 # (was three times: 15 queries); savepoint; insert; the reservation, one conditional UPDATE that
-# also starts a new period; counters re-read; ledger; the `generation.queued` event (the event log,
-# in the same transaction); release. A new row has no clips: not read (was 10, 9 before events).
-CREATE_QUERIES = 10
+# also starts a new period; counters re-read; ledger; the `generation.queued` event and the
+# owner's webhook endpoints (the event log and the webhook outbox, in the same transaction);
+# release. A new row has no clips: not read (was 10, 9 before events).
+CREATE_QUERIES = 11
 # token; one page of generations; their clips, the clips' jobs and the jobs' files (one
 # prefetch each: a clip carries what was made from it).
 LIST_QUERIES = 5
 DETAIL_QUERIES = 5  # token; the generation; its clips, their jobs, the jobs' files
 # The generation; its finishing transition and the quota settlement (savepoints, ledger, pending
-# create); the `generation.succeeded` event (its owner, the row: the event log, same transaction);
+# create); the `generation.succeeded` event (its owner, the row, the owner's webhook endpoints:
+# the event log and the webhook outbox, same transaction);
 # the clips upserted; the succeeded clips whose media to copy.
-POLL_QUERIES = 13
+POLL_QUERIES = 14
 
 
 def _count(call) -> tuple[object, list[str]]:

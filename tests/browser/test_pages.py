@@ -83,3 +83,22 @@ def test_the_demo_page_makes_a_clips_wav_and_offers_it_for_download(stack, page)
         link.click()
     with open(download.value.path(), "rb") as saved:
         assert saved.read(4) == b"RIFF"
+
+
+def test_the_demo_page_follows_three_songs_at_once_on_one_stream(stack, page):
+    """Three generations in flight on the page, one EventSource (GET /api/v1/events) for all."""
+    streams = []
+    page.on("request", lambda r: streams.append(r.url) if "/events" in r.url else None)
+    page.goto(f"{stack.base}/demo/")
+    for n in range(3):
+        page.fill("#description", f"song number {n} of three")
+        page.click("#generate")
+        page.wait_for_selector(f"#songs li:nth-child({n + 1})", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('#songs li')].filter(
+            (li) => li.dataset.status === 'succeeded' && li.textContent.includes('playable')
+        ).length === 3""",
+        timeout=TIMEOUT_MS,
+    )
+    assert {url.split("?")[0] for url in streams} == {f"{stack.base}/api/v1/events"}
+    assert len(streams) == 1, streams

@@ -53,3 +53,45 @@ def test_a_stream_with_the_real_heartbeat_lives_through_the_song_and_ends_with_i
         assert all(clip["media"] != "pending" for clip in last["clips"])
         assert last_at > 30, f"the song ended after {last_at:.0f} s; the test needs > 30 s"
         assert "TimeoutError" not in stack.log("web")
+
+
+def test_the_users_stream_with_the_real_heartbeat_follows_a_song_past_30_s():
+    """The per-user stream at production values: quiet for two heartbeats and more, it stays
+    open and carries the song from queued to its stored audio."""
+    with Stack(ready_after_s=SONG_S, env={"SSE_MAX_DURATION_S": "300"}) as stack:
+        token = stack.token()
+        session = stack.session(token)
+        opened = time.monotonic()
+        frames, lines, generation = [], [], None
+        with requests.get(
+            f"{stack.base}/api/v1/events",
+            headers={"Authorization": f"Bearer {token}"},
+            stream=True,
+            timeout=(5, 60),
+        ) as response:
+            assert response.status_code == 200, response.text
+            for line in response.iter_lines(decode_unicode=True):
+                if generation is None:  # the stream is open: now make the song
+                    generation = create(session, stack.base, {"description": "a long quiet song"})
+                if line:
+                    lines.append(line)
+                    continue
+                if not lines:
+                    continue
+                frames.append((time.monotonic() - opened, "\n".join(lines)))
+                lines = []
+                if "data: " in frames[-1][1]:
+                    event = json.loads(frames[-1][1].split("data: ", 1)[1])
+                    song = event["data"]
+                    if song["status"] == "succeeded" and all(
+                        clip["media"] != "pending" for clip in song["clips"]
+                    ):
+                        break
+                assert time.monotonic() - opened < 240, frames
+        heartbeats = [at for at, frame in frames if frame == ": heartbeat"]
+        events = [json.loads(f.split("data: ", 1)[1]) for _, f in frames if "data: " in f]
+        assert len(heartbeats) >= 2, frames
+        assert events[0]["type"] == "generation.queued"
+        assert events[0]["data"]["id"] == generation["id"]
+        assert frames[-1][0] > 30, f"the song ended after {frames[-1][0]:.0f} s; needs > 30 s"
+        assert "TimeoutError" not in stack.log("web")

@@ -1,4 +1,5 @@
-// Music Gateway in a page: create a generation, follow it live, play the clips, get a WAV.
+// Music Gateway in a page: create songs, follow them all live on one stream, play the clips,
+// get a WAV.
 // Everything a frontend needs is here; copy what you like.
 
 const $ = (id) => document.getElementById(id);
@@ -20,19 +21,6 @@ async function api(path, options = {}) {
     throw error;
   }
   return body;
-}
-
-// The stream ends when the generation is over, its audio is stored and every job on its clips
-// (a WAV asked for below) is done with its files stored.
-function isDone(generation) {
-  const terminal = ["succeeded", "failed", "canceled"].includes(generation.status);
-  const copying = generation.clips.some((c) => c.state === "succeeded" && c.media === "pending");
-  const making = generation.clips.some((c) =>
-    c.jobs.some(
-      (j) => !["succeeded", "failed"].includes(j.status) || j.files.some((f) => f.media === "pending"),
-    ),
-  );
-  return terminal && !(generation.status === "succeeded" && copying) && !making;
 }
 
 // A clip's WAV: a job on the clip (202), announced on the generation's stream like the rest.
@@ -67,7 +55,7 @@ async function requestWav(clipId, button) {
       method: "POST",
       headers: { "Idempotency-Key": crypto.randomUUID() },
     });
-    follow(current); // the stream announces the job until its file is stored
+    // Nothing else to do: the stream announces the job until its file is stored.
   } catch (error) {
     button.disabled = false;
     button.parentElement.prepend(`${error.message} `);
@@ -75,11 +63,25 @@ async function requestWav(clipId, button) {
   showQuota();
 }
 
-let current = null; // the generation shown
-let following = null; // its open event stream
+let shown = null; // the id of the generation shown below: the latest one created
+
+// Every generation on the page, one line each: one stream follows them all.
+function renderLine(generation) {
+  let line = $("songs").querySelector(`[data-generation="${generation.id}"]`);
+  if (!line) {
+    line = document.createElement("li");
+    line.dataset.generation = generation.id;
+    $("songs").prepend(line);
+  }
+  line.dataset.status = generation.status;
+  const playable = generation.clips.filter((c) => c.audio_url).length;
+  line.textContent = `${generation.description || generation.title}: ${generation.status}` +
+    (playable ? `, ${playable} clip(s) playable` : "");
+}
 
 function render(generation) {
-  current = generation;
+  renderLine(generation);
+  if (generation.id !== shown) return; // in the list only
   $("result").hidden = false;
   if ($("status").textContent !== generation.status) {
     $("status").textContent = generation.status;
@@ -117,18 +119,29 @@ function render(generation) {
   }
 }
 
-// Live status without polling: EventSource cannot send headers, so use the signed URL.
-function follow(generation) {
-  if (following) following.close();
-  following = new EventSource(generation.events_url);
-  following.addEventListener("generation", (message) => {
-    const latest = JSON.parse(message.data);
-    render(latest);
-    if (isDone(latest)) {
-      following.close();
-      following = null;
-      $("generate").disabled = false;
-      showQuota();
+// Live status without polling, for every song at once: one EventSource on GET /api/v1/events
+// (browsers allow six connections per origin; one stream per song would stall the seventh).
+// EventSource cannot send headers, so it opens the signed events_url of GET /api/v1/me. Each
+// event's data is {id, type, timestamp, data: the generation now}; `id` resumes a reconnect.
+let stream = null;
+async function followAll() {
+  if (stream) return;
+  const me = await api("/api/v1/me");
+  stream = new EventSource(me.events_url);
+  const types = ["generation.queued", "generation.running", "generation.succeeded",
+    "generation.failed", "generation.canceled", "clip.streaming", "clip.media_ready",
+    "clip.media_failed", "clip.job_updated"];
+  for (const type of types) {
+    stream.addEventListener(type, (message) => {
+      render(JSON.parse(message.data).data);
+      if (type.startsWith("generation.") && type !== "generation.queued") showQuota();
+    });
+  }
+  // The link expires (MEDIA_URL_MAX_AGE_S): the stream ends; open a fresh one.
+  stream.addEventListener("error", () => {
+    if (stream.readyState === EventSource.CLOSED) {
+      stream = null;
+      setTimeout(followAll, 3000);
     }
   });
 }
@@ -162,15 +175,20 @@ $("create").addEventListener("submit", async (event) => {
         instrumental: $("instrumental").checked,
       }),
     });
+    shown = generation.id;
     render(generation);
-    follow(generation);
   } catch (error) {
     $("result").hidden = false;
     $("error").hidden = false;
     $("error").textContent = error.message;
-    $("generate").disabled = false;
   }
+  $("generate").disabled = false; // another song may start while this one plays
   showQuota();
 });
 
-if ($("token").value) showQuota();
+// Open the stream before the first song, so its `generation.queued` is heard too.
+$("create").addEventListener("submit", () => followAll(), { capture: true });
+if ($("token").value) {
+  showQuota();
+  followAll();
+}
