@@ -100,9 +100,8 @@ DOMAIN_STATUSES: dict[type[DomainError], int] = {
 
 def _limit_response(exc: QuotaExceeded | CreateRateExceeded) -> Response:
     body = problem(429, str(exc), code=exc.code, limit=exc.limit)
-    if isinstance(exc, QuotaExceeded):
-        # What the refused operation costs and what the user has left, both in credits.
-        body.update(operation=exc.operation, cost=exc.cost, remaining=exc.usage.remaining)
+    # What the refused operation costs and what the user has left, both in credits.
+    body.update(operation=exc.operation, cost=exc.cost, remaining=exc.usage.remaining)
     response = Response(body, status=429, content_type=CONTENT_TYPE)
     response["Retry-After"] = str(exc.retry_after_s)
     for name, value in ratelimit_headers(exc.usage).items():

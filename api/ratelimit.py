@@ -16,7 +16,7 @@ from django.core.cache import cache
 from rest_framework.throttling import UserRateThrottle
 
 from generations.errors import DomainError
-from generations.quotas import Usage
+from generations.quotas import Usage, price
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +26,13 @@ MINUTE_S = 60
 class CreateRateExceeded(DomainError):
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after_s: int, usage: Usage) -> None:
+    def __init__(self, message: str, *, retry_after_s: int, usage: Usage, operation: str) -> None:
         super().__init__(message)
         self.limit = "creates_per_minute"
         self.retry_after_s = max(1, retry_after_s)
         self.usage = usage
+        self.operation = operation
+        self.cost = price(operation)
 
 
 def headers(usage: Usage, *, creates_left: int | None = None) -> dict[str, str]:
@@ -47,9 +49,10 @@ def headers(usage: Usage, *, creates_left: int | None = None) -> dict[str, str]:
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
-def count_create(*, user_id: int, usage: Usage) -> int | None:
-    """Count one create in this minute's window (atomic INCR in Redis); return how many are left
-    (None: Redis is unreachable, the create goes through uncounted) or raise CreateRateExceeded."""
+def count_create(*, user_id: int, usage: Usage, operation: str) -> int | None:
+    """Count one create of `operation` in this minute's window (atomic INCR in Redis); return
+    how many are left (None: Redis is unreachable, the create goes through uncounted) or raise
+    CreateRateExceeded."""
     window = int(time.time()) // MINUTE_S
     key = f"creates:{user_id}:{window}"
     try:
@@ -64,6 +67,7 @@ def count_create(*, user_id: int, usage: Usage) -> int | None:
             f"At most {limit} generations may be created per minute.",
             retry_after_s=MINUTE_S - int(time.time()) % MINUTE_S,
             usage=usage,
+            operation=operation,
         )
     return limit - count
 

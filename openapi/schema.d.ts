@@ -831,7 +831,7 @@ export interface components {
             };
             /** @description The limit that was hit (429 only): credits_per_period, max_in_flight or creates_per_minute. */
             limit?: string;
-            /** @description The refused operation (429 over credits or in flight). */
+            /** @description The refused operation (429 of a priced operation). */
             operation?: string;
             /** @description What the refused operation costs, in credits (429). */
             cost?: number;

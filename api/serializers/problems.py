@@ -20,7 +20,7 @@ class ProblemSerializer(serializers.Serializer):
         "or creates_per_minute.",
     )
     operation = serializers.CharField(
-        required=False, help_text="The refused operation (429 over credits or in flight)."
+        required=False, help_text="The refused operation (429 of a priced operation)."
     )
     cost = serializers.IntegerField(
         required=False, help_text="What the refused operation costs, in credits (429)."

@@ -213,7 +213,9 @@ class GenerationViewSet(
             original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
             if original is not None:  # a retry: answered again, counted nowhere
                 return self._accepted(request, original, usage, replayed=True)
-        creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage)
+        creates_left = ratelimit.count_create(
+            user_id=request.user.pk, usage=usage, operation=serializer.validated_data["operation"]
+        )
         created = services.generation_create(
             owner=request.user,
             request=serializer.validated_data,

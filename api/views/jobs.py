@@ -104,10 +104,11 @@ class _JobCreateView(APIView):
             original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
             if original is not None:
                 return _answer(request, jobs.JobCreated(original, None, replayed=True), usage)
-        creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage)
+        kind = self.kind_for(serializer.validated_data)
+        creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage, operation=kind)
         created = jobs.job_create(
             owner=request.user,
-            kind=self.kind_for(serializer.validated_data),
+            kind=kind,
             clip=clip,
             description=serializer.validated_data.get("description", ""),
             idempotency_key=key or "",

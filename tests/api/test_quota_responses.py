@@ -67,7 +67,10 @@ def test_over_the_per_minute_rate_is_a_429(
     quotas.plan_assign(user=alice, plan_name="slow")
     post(alice_client, django_capture_on_commit_callbacks)
     response = post(alice_client, django_capture_on_commit_callbacks)
-    assert (response.status_code, response.json()["limit"]) == (429, "creates_per_minute")
+    body = response.json()
+    assert (response.status_code, body["limit"]) == (429, "creates_per_minute")
+    # Every 429 of a priced operation says what it costs and what is left.
+    assert (body["operation"], body["cost"], body["remaining"]) == ("create", 15, 285)
     assert 1 <= int(response["Retry-After"]) <= 60
     assert "RateLimit-Policy" in response
 
