@@ -106,6 +106,35 @@ def _check_servers() -> None:
             _check_redis("BROKER_URL", settings.BROKER_URL)
 
 
+def _check_vendor() -> None:
+    """Live mode: one GET /get-credits (free) before anything starts.
+
+    An unreachable vendor (a wrong MUSICAPI_BASE_URL, a network down) or a refused key otherwise
+    shows only as generations sitting queued while workers retry. A vendor that answers with an
+    error of its own (5xx, 429) is up: start, the workers retry as always.
+    """
+    from django.conf import settings
+
+    if settings.SANDBOX:
+        return
+    from workers.musicapi.errors import TransientError, UnavailableError
+    from workers.upstream import get_upstream
+
+    base = settings.MUSICAPI_BASE_URL
+    try:
+        get_upstream().client.credits()
+    except TransientError as exc:
+        if exc.status is None:  # no answer at all
+            raise SetupError(
+                f"MUSICAPI_BASE_URL: the vendor is unreachable at {redacted(base)} ({exc.message})"
+            ) from None
+    except UnavailableError as exc:
+        raise SetupError(
+            f"MUSICAPI_KEY: the vendor at {redacted(base)} refused it "
+            f"(HTTP {exc.status}: {exc.message})"
+        ) from None
+
+
 def demo_token(var_dir: Path) -> str:
     """The demo user's token, reused across runs while it is valid: one live token, not a pile.
 
@@ -168,6 +197,7 @@ def prepare(*, prod: bool = False) -> tuple[str | None, bool]:
     if prod:
         _check_deploy()
     _check_servers()
+    _check_vendor()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     return (None if prod else demo_token(settings.VAR_DIR)), settings.SANDBOX

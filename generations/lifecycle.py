@@ -115,7 +115,7 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
                 next_check_at=timezone.now() + _seconds(retry_in),
             )
             submissions.create_resolved(generation_id=generation_id, charge=False)
-        logger.warning("generation %s: vendor busy on create (%s); will retry", generation_id, exc)
+        logger.warning("generation %s: create not taken (%s); will retry", generation_id, exc)
         raise
     except UpstreamUnconfirmed as exc:
         _create_unconfirmed(generation_id, exc.detail)

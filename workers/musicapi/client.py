@@ -254,7 +254,12 @@ class MusicApiClient:
             )
         except requests.RequestException as exc:
             # The exception's text can carry the URL but never the headers, so never the key.
-            what = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
+            # No answer at all: say so ("unreachable"), never "busy" (that is a 429 or a 5xx).
+            what = (
+                "timed out"
+                if isinstance(exc, requests.Timeout)
+                else f"unreachable ({type(exc).__name__})"
+            )
             if method == "POST" and not _never_sent(exc):
                 # Every POST here spends credits and none is idempotent: safe to retry only
                 # when it cannot have reached the vendor.

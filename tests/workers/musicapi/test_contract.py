@@ -139,9 +139,10 @@ def test_a_create_that_cannot_connect_is_transient():
 
 def test_an_unreachable_vendor_is_transient():
     client = MusicApiClient(base_url="http://127.0.0.1:9/api/v1", key=KEY, timeout_s=(1, 1))
-    with pytest.raises(TransientError) as caught:
+    with pytest.raises(TransientError, match="unreachable") as caught:
         client.credits()
     assert KEY not in str(caught.value)
+    assert "busy" not in str(caught.value)
 
 
 # --- create ------------------------------------------------------------------------------------
