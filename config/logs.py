@@ -23,7 +23,10 @@ from contextvars import ContextVar
 from asgiref.sync import iscoroutinefunction
 from django.utils.decorators import sync_and_async_middleware
 
-FIELDS = ("request_id", "user_id", "generation_id", "clip_id", "job_id", "file_id", "actor")
+FIELDS = (
+    *("request_id", "user_id", "generation_id", "clip_id", "job_id", "file_id", "delivery_id"),
+    "actor",
+)
 _context: ContextVar[dict[str, str] | None] = ContextVar("log_context", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -15,6 +15,7 @@ FIRST_ARGUMENT = {
     dispatch.SUBMIT_JOB: "job_id",
     dispatch.POLL_JOB: "job_id",
     dispatch.COPY_JOB_FILE: "file_id",
+    dispatch.DELIVER_WEBHOOK: "delivery_id",
 }
 # Give-ups receive the original message (as a dict) first.
 GIVE_UPS = {
