@@ -19,6 +19,9 @@ class Operation(models.TextChoices):
     CREATE = "create"
     EXTEND = "extend"
     COVER = "cover"
+    # Merge an extension with what it extended into the full song (the vendor's extend
+    # returns only the new part).
+    CONCAT = "concat"
 
 
 class Status(models.TextChoices):

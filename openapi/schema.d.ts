@@ -159,7 +159,7 @@ export interface paths {
         put?: never;
         /**
          * Ask for music
-         * @description Validates the request, reserves the operation's price in credits (`GET /me` lists the prices: a create, extend or cover is 15 by default) and answers **202 Accepted** at once with the queued generation and its `Location`. Workers take it to the vendor; follow it with `GET /generations/{id}`.
+         * @description Validates the request, reserves the operation's price in credits (`GET /me` lists the prices: a create, extend or cover is 15 by default, a concat 2) and answers **202 Accepted** at once with the queued generation and its `Location`. Workers take it to the vendor; follow it with `GET /generations/{id}`.
          *
          *     Send an `Idempotency-Key` (any unique string, e.g. a UUID) to retry safely: the same key and body within 24 h return the original generation (with `Idempotent-Replayed: true`) and cost nothing; the same key with another body is 422.
          *
@@ -619,7 +619,7 @@ export interface components {
             operation: components["schemas"]["OperationEnum"];
             /**
              * Format: uuid
-             * @description One of your own succeeded clips to extend or cover: required with those operations, not allowed with create; another id is 400.
+             * @description One of your own succeeded clips to extend or cover, or the clip of one of your extends to concat: required with those operations, not allowed with create; another id is 400.
              */
             source_clip?: string;
             /**
@@ -768,9 +768,10 @@ export interface components {
          * @description * `create` - Create
          *     * `extend` - Extend
          *     * `cover` - Cover
+         *     * `concat` - Concat
          * @enum {string}
          */
-        OperationEnum: "create" | "extend" | "cover";
+        OperationEnum: "create" | "extend" | "cover" | "concat";
         PaginatedGenerationList: {
             /**
              * Format: uri

@@ -72,8 +72,9 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     operation = StrictChoiceField(choices=Operation.choices, default=Operation.CREATE)
     source_clip = serializers.UUIDField(
         required=False,
-        help_text="One of your own succeeded clips to extend or cover: required with those "
-        "operations, not allowed with create; another id is 400.",
+        help_text="One of your own succeeded clips to extend or cover, or the clip of one of "
+        "your extends to concat: required with those operations, not allowed with create; "
+        "another id is 400.",
     )
     continue_at = StrictFloatField(
         required=False, min_value=0, help_text="Seconds into the source clip to extend from."
@@ -85,6 +86,8 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["operation"] == Operation.CONCAT:
+            return self._validate_concat(attrs)
         attrs.setdefault("model", settings.MUSIC_DEFAULT_MODEL)
         errors: dict[str, list[str]] = {}
         self._check_mode(attrs, errors)
@@ -153,6 +156,40 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
                 f"Your plan ({plan.name}) includes only {', '.join(plan.allowed_operations)}."
             )
 
+    def _validate_concat(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The vendor's concat takes only the extended clip: anything else the client sends
+        # would be silently ignored, so it is refused instead.
+        errors: dict[str, list[str]] = {
+            name: ["Not allowed with operation concat, which takes only source_clip."]
+            for name in sorted(set(self.initial_data) - {"operation", "source_clip"})
+        }
+        clip = self._source_clip(attrs, errors)
+        if clip is not None and clip.generation.operation != Operation.EXTEND:
+            errors["source_clip"] = ["Only the clip of an extend can be concatenated."]
+        if clip is not None:
+            # Stored for the record (and the plan's model rule); the vendor is not sent one.
+            attrs = {"operation": Operation.CONCAT, "source_clip": clip}
+            attrs["model"] = clip.model or clip.generation.model
+            self._check_plan(attrs, errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def _source_clip(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> Clip | None:
+        """The caller's finished clip named by `source_clip`, or None with the error noted."""
+        if "source_clip" not in attrs:
+            errors["source_clip"] = [f"Required with operation {attrs['operation']}."]
+            return None
+        try:
+            clip = clip_get(owner=self.context["request"].user, clip_id=attrs["source_clip"])
+        except Clip.DoesNotExist:
+            errors["source_clip"] = ["No clip of yours has this id."]
+            return None
+        if clip.state != ClipState.SUCCEEDED:
+            errors["source_clip"] = ["The clip has not finished successfully."]
+            return None
+        return clip
+
     def _check_operation(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
         operation = attrs["operation"]
         if operation == Operation.CREATE:
@@ -164,17 +201,10 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
             errors["continue_at"] = ["Only allowed with operation extend."]
         if operation == Operation.EXTEND and "continue_at" not in attrs:
             errors["continue_at"] = ["Required with operation extend."]
-        if "source_clip" not in attrs:
-            errors["source_clip"] = [f"Required with operation {operation}."]
+        clip = self._source_clip(attrs, errors)
+        if clip is None:
             return
-        try:
-            clip = clip_get(owner=self.context["request"].user, clip_id=attrs["source_clip"])
-        except Clip.DoesNotExist:
-            errors["source_clip"] = ["No clip of yours has this id."]
-            return
-        if clip.state != ClipState.SUCCEEDED:
-            errors["source_clip"] = ["The clip has not finished successfully."]
-        elif (
+        if (
             operation == Operation.EXTEND
             and clip.duration is not None
             and attrs.get("continue_at", 0) > clip.duration

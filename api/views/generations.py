@@ -117,6 +117,13 @@ CREATE_EXAMPLES = [
         },
         request_only=True,
     ),
+    OpenApiExample(
+        "Concat an extension into the full song",
+        description="An extend returns only the new part; concat (2 credits) merges the clip of "
+        "one of your extends with what it extended. It takes nothing but `source_clip`.",
+        value={"operation": "concat", "source_clip": "0b5e8c1d-2f4a-4e6b-8c9d-1a2b3c4d5e6f"},
+        request_only=True,
+    ),
 ]
 
 
@@ -180,9 +187,9 @@ class GenerationViewSet(
         operation_id="createGeneration",
         summary="Ask for music",
         description="Validates the request, reserves the operation's price in credits (`GET "
-        "/me` lists the prices: a create, extend or cover is 15 by default) and answers **202 "
-        "Accepted** at once with the queued generation and its `Location`. Workers take it to "
-        "the vendor; follow it with `GET /generations/{id}`.\n\n"
+        "/me` lists the prices: a create, extend or cover is 15 by default, a concat 2) and "
+        "answers **202 Accepted** at once with the queued generation and its `Location`. "
+        "Workers take it to the vendor; follow it with `GET /generations/{id}`.\n\n"
         "Send an `Idempotency-Key` (any unique string, e.g. a UUID) to retry safely: the same key "
         "and body within 24 h return the original generation (with `Idempotent-Replayed: true`) "
         "and cost nothing; the same key with another body is 422.\n\n"

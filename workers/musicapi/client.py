@@ -39,7 +39,14 @@ from workers.musicapi.types import (
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPES = {"create": "create_music", "extend": "extend_music", "cover": "cover_music"}
+TASK_TYPES = {
+    "create": "create_music",
+    "extend": "extend_music",
+    "cover": "cover_music",
+    "concat": "concat_music",
+}
+# Operations that name a clip of ours as `continue_clip_id`.
+SOURCE_OPERATIONS = frozenset({"extend", "cover", "concat"})
 # 403s that mean "the operator's account", not "this song": credits and subscription.
 ACCOUNT_TROUBLE = re.compile(r"credit|subscription|balance|recharge|plan", re.IGNORECASE)
 TASK_NOT_FOUND = re.compile(r"task not found|missing task id", re.IGNORECASE)
@@ -180,6 +187,8 @@ class MusicApiClient:
     def create_payload(self, request: CreateRequest) -> dict[str, Any]:
         """The JSON body for `POST /sonic/create`; raises InvalidRequest past the limits."""
         self._check_limits(request)
+        if request.operation == "concat":
+            return self._concat_payload(request)
         custom = request.mode == "custom"
         payload: dict[str, Any] = {
             "task_type": TASK_TYPES[request.operation],
@@ -202,10 +211,24 @@ class MusicApiClient:
             payload["negative_tags"] = request.negative_tags
         if request.vocal_gender:
             payload["vocal_gender"] = request.vocal_gender
-        if request.operation in {"extend", "cover"}:
+        if request.operation in SOURCE_OPERATIONS:
             payload["continue_clip_id"] = request.source_vendor_clip_id
         if request.operation == "extend":
             payload["continue_at"] = request.continue_at
+        if request.webhook_url:
+            payload["webhook_url"] = request.webhook_url
+            payload["webhook_secret"] = request.webhook_secret
+        return payload
+
+    @staticmethod
+    def _concat_payload(request: CreateRequest) -> dict[str, Any]:
+        # "Only continue_clip_id" (upstream-contract-more.md §6d): no mode, model or prompt. The
+        # webhook fields belong to /sonic/create itself, so they go along (docs/upstream.md,
+        # assumptions).
+        payload: dict[str, Any] = {
+            "task_type": TASK_TYPES["concat"],
+            "continue_clip_id": request.source_vendor_clip_id,
+        }
         if request.webhook_url:
             payload["webhook_url"] = request.webhook_url
             payload["webhook_secret"] = request.webhook_secret
@@ -226,8 +249,10 @@ class MusicApiClient:
                 raise InvalidRequest(f"{name} is longer than {limit} characters")
         if request.operation not in TASK_TYPES:
             raise InvalidRequest(f"unknown operation {request.operation!r}")
-        if request.operation in {"extend", "cover"} and not request.source_vendor_clip_id:
+        if request.operation in SOURCE_OPERATIONS and not request.source_vendor_clip_id:
             raise InvalidRequest(f"{request.operation} needs the source clip's vendor id")
+        if request.operation == "concat":
+            return
         if request.operation == "extend" and request.continue_at is None:
             raise InvalidRequest("extend needs continue_at")
         if request.mode == "description" and not request.description.strip():

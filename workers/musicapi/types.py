@@ -22,7 +22,7 @@ class CreateRequest:
     auto_lyrics: bool = False
     instrumental: bool = False
     vocal_gender: str = ""
-    operation: str = "create"  # "extend", "cover"
+    operation: str = "create"  # "extend", "cover", "concat"
     source_vendor_clip_id: str = ""
     continue_at: float | None = None
     webhook_url: str = ""

@@ -74,6 +74,7 @@ class Task:
     clip_ids: list[str]
     failed: set[int] = field(default_factory=set)
     titles: tuple[str, ...] = ()  # a derived task's file names, one per clip id
+    duration_s: float | None = None  # its clips' length, when not the simulator's default
     polls: int = 0
     created_iso: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     created_wall: float = field(default_factory=time.time)
@@ -215,6 +216,9 @@ class Simulator:
         if payload is None:
             return 400, [], {"code": 400, "message": "Invalid JSON body."}, None
         problem = _validate(payload)
+        concat_of = None
+        if not problem and payload.get("task_type") == "concat_music":
+            concat_of, problem = self._extension(payload["continue_clip_id"])
         if problem:
             return 400, [], {"code": 400, "message": problem}, None
         prompt = " ".join(
@@ -240,18 +244,25 @@ class Simulator:
             if self.credits < cost:
                 return 403, [], {"code": 403, "message": _NO_CREDITS}, None
             self.credits -= cost
+            clips = 1 if concat_of else CLIPS_PER_TASK
             task = Task(
                 id=str(uuid.uuid4()),
                 created_at=time.monotonic(),
                 ready_after_s=self.ready_after_s,
-                payload=payload,
+                # A concat's song is the extension's (title, tags, lyrics).
+                payload={**concat_of.payload, **payload} if concat_of else payload,
                 markers=found,
-                clip_ids=[str(uuid.uuid4()) for _ in range(CLIPS_PER_TASK)],
+                clip_ids=[str(uuid.uuid4()) for _ in range(clips)],
+                duration_s=(
+                    float(concat_of.payload["continue_at"]) + self.clip_duration_s
+                    if concat_of
+                    else None
+                ),
             )
             if "failed" in found:
-                task.failed = set(range(CLIPS_PER_TASK))
+                task.failed = set(range(clips))
             elif "clip-failed" in found or self._rng.random() < self.faults.failed_clip:
-                task.failed = {CLIPS_PER_TASK - 1}
+                task.failed = {clips - 1}
             self._tasks[task.id] = task
             for index, clip_id in enumerate(task.clip_ids):
                 self._clips[clip_id] = (task, index)
@@ -259,6 +270,20 @@ class Simulator:
         if "hang-create" in found or self._draw(self.faults.hang):
             time.sleep(self.faults.hang_s)  # the task is made; its answer comes too late
         return 200, [], {"message": "success", "task_id": task.id}, task.id
+
+    def _extension(self, clip_id: Any) -> tuple[Task | None, str | None]:
+        """The extend task whose finished clip `clip_id` is, or the refusal of a concat of it.
+        The vendor's wording is not stated; a 400 like its other validation errors."""
+        with self._lock:
+            known = self._clips.get(clip_id) if isinstance(clip_id, str) else None
+        if known is None:
+            return None, "The 'continue_clip_id' is invalid: no clip of yours has this id."
+        task, index = known
+        if task.payload.get("task_type") != "extend_music" or task.titles:
+            return None, "Only a clip made by extend_music can be concatenated."
+        if index in task.failed or self._progress(task) < 1.0:
+            return None, "The extended clip has not finished."
+        return task, None
 
     def _create_marker_answer(self, found: set[str], prompt: str):
         if "moderation" in found:
@@ -489,6 +514,7 @@ class Simulator:
         payload = task.payload
         clip_id = task.clip_ids[index]
         custom = bool(payload.get("custom_mode"))
+        duration = task.duration_s or self.clip_duration_s
         if progress >= 1.0:
             state = "failed" if index in task.failed else "succeeded"
         elif progress >= PHASE_STREAMING and index == 0 and 0 not in task.failed:
@@ -509,7 +535,7 @@ class Simulator:
             "mv": payload.get("mv"),
             "gpt_description_prompt": None if custom else payload.get("gpt_description_prompt"),
             # One clip reports an integer, the other a float, as the vendor's pages disagree.
-            "duration": int(self.clip_duration_s) if index == 0 else float(self.clip_duration_s),
+            "duration": int(duration) if index == 0 else float(duration),
         }
         if state == "failed":
             clip["error_message"] = "Generation failed: the model could not render this clip."
@@ -548,9 +574,10 @@ class Simulator:
             known = self._clips.get(clip_id)
         if known is None or extension not in ("wav", "png"):
             return 404, [], {"code": 404, "message": "Not Found"}
-        index = known[1]
+        task, index = known
         if extension == "wav":
-            content = media.tone_wav(self.clip_duration_s, 440.0 + 220.0 * index)
+            duration = task.duration_s or self.clip_duration_s
+            content = media.tone_wav(duration, 440.0 + 220.0 * index)
             content_type = "audio/wav"
         else:
             content = media.cover_png((40 + 80 * index, 90, 160))
