@@ -32,6 +32,7 @@ from workers.musicapi.types import (
     DerivedAnswer,
     Limits,
     LyricsDraft,
+    PersonaRequest,
     TaskStatus,
     VendorClip,
     VendorFile,
@@ -44,6 +45,7 @@ TASK_TYPES = {
     "extend": "extend_music",
     "cover": "cover_music",
     "concat": "concat_music",
+    "persona_music": "persona_music",
 }
 # Operations that name a clip of ours as `continue_clip_id`.
 SOURCE_OPERATIONS = frozenset({"extend", "cover", "concat"})
@@ -169,6 +171,35 @@ class MusicApiClient:
             drafts.append(LyricsDraft(title=str(item.get("title") or ""), lyrics=item["lyrics"]))
         return tuple(drafts)
 
+    def persona(self, request: PersonaRequest) -> str:
+        """Make a persona from a clip of ours at the vendor; its `persona_id`. Synchronous."""
+        body = self._request("POST", "/sonic/persona", json=self.persona_payload(request))
+        persona_id = body.get("persona_id") if isinstance(body, dict) else None
+        if not isinstance(persona_id, str) or not persona_id:
+            raise ProtocolError(f"persona without persona_id: {body!r}", status=200)
+        return persona_id
+
+    def persona_payload(self, request: PersonaRequest) -> dict[str, Any]:
+        """The JSON body for `POST /sonic/persona` (the current shape: `name`, `clip_id`,
+        `describe`, `styles`); raises InvalidRequest past the limits."""
+        _need_clip_id(request.clip_id)
+        if not request.name.strip():
+            raise InvalidRequest("a persona needs a name")
+        limits = self.limits
+        for name, limit in (
+            ("name", limits.persona_name),
+            ("describe", limits.persona_describe),
+            ("styles", limits.persona_styles),
+        ):
+            if len(getattr(request, name)) > limit:
+                raise InvalidRequest(f"persona {name} is longer than {limit} characters")
+        return {
+            "name": request.name,
+            "clip_id": request.clip_id,
+            "describe": request.describe,
+            "styles": request.styles,
+        }
+
     def _derive(self, path: str, clip_id: str, *, name: str) -> DerivedAnswer:
         _need_clip_id(clip_id)
         return derived_answer(self._request("POST", path, json={"clip_id": clip_id}), name=name)
@@ -215,6 +246,8 @@ class MusicApiClient:
             payload["continue_clip_id"] = request.source_vendor_clip_id
         if request.operation == "extend":
             payload["continue_at"] = request.continue_at
+        if request.operation == "persona_music":
+            payload["persona_id"] = request.persona_id
         if request.webhook_url:
             payload["webhook_url"] = request.webhook_url
             payload["webhook_secret"] = request.webhook_secret
@@ -253,6 +286,12 @@ class MusicApiClient:
             raise InvalidRequest(f"{request.operation} needs the source clip's vendor id")
         if request.operation == "concat":
             return
+        if request.operation == "persona_music" and not (
+            request.persona_id and request.mode == "custom"
+        ):
+            # The page requires custom_mode, prompt and persona_id: lyrics (or a style prompt)
+            # in custom mode; description mode is not documented for it.
+            raise InvalidRequest("persona_music needs a persona_id and custom mode")
         if request.operation == "extend" and request.continue_at is None:
             raise InvalidRequest("extend needs continue_at")
         if request.mode == "description" and not request.description.strip():

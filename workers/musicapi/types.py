@@ -22,11 +22,22 @@ class CreateRequest:
     auto_lyrics: bool = False
     instrumental: bool = False
     vocal_gender: str = ""
-    operation: str = "create"  # "extend", "cover", "concat"
+    operation: str = "create"  # "extend", "cover", "concat", "persona_music"
     source_vendor_clip_id: str = ""
+    persona_id: str = ""  # the vendor's, for persona_music
     continue_at: float | None = None
     webhook_url: str = ""
     webhook_secret: str = ""
+
+
+@dataclass(frozen=True)
+class PersonaRequest:
+    """A persona from one of the vendor's clips, in the contract's current shape."""
+
+    clip_id: str
+    name: str
+    describe: str = ""  # the persona's voice and style, in words
+    styles: str = ""  # style tags
 
 
 @dataclass(frozen=True)
@@ -102,4 +113,8 @@ class Limits:
     negative_tags: int = 200
     # `POST /sonic/lyrics`: "The description character length should be less than 120."
     lyrics_description: int = 119
+    # `POST /sonic/persona`: "less than 80" / "less than 200"; `styles` is not stated: as tags.
+    persona_name: int = 79
+    persona_describe: int = 199
+    persona_styles: int = 200
     newer_models: frozenset[str] = frozenset({"sonic-v4-5", "sonic-v4-5-plus", "sonic-v5"})

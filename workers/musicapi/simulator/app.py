@@ -25,7 +25,14 @@ logger = logging.getLogger(__name__)
 API = "/api/v1"
 MODELS = ("sonic-v3-5", "sonic-v4", "sonic-v4-5", "sonic-v4-5-plus", "sonic-v5")
 OLDER_MODELS = ("sonic-v3-5", "sonic-v4")
-COSTS = {"create_music": 15, "extend_music": 15, "cover_music": 15, "concat_music": 2}
+COSTS = {
+    "create_music": 15,
+    "extend_music": 15,
+    "cover_music": 15,
+    "concat_music": 2,
+    "persona_music": 15,
+}
+PERSONA_COST = 1  # not stated by MusicAPI; its sister site's price (docs/upstream.md)
 # Derived outputs of a clip, made as tasks polled like a generation (docs/upstream.md,
 # "Assumptions"): the task type the ledger shows, its price, and the files it makes.
 DERIVED = {
@@ -113,6 +120,7 @@ class Simulator:
         self._clips: dict[str, tuple[Task, int]] = {}
         self._seen_prompts: set[str] = set()
         self._aligned: set[str] = set()  # clips whose timeline was paid for
+        self._personas: set[str] = set()
         self.sync_charges: list[dict[str, Any]] = []  # lyrics and timelines: no task
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
         self.webhooks: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
@@ -163,6 +171,8 @@ class Simulator:
             return (*self._aligned_lyrics(environ), None)
         if route == "/sonic/lyrics" and method == "POST":
             return (*self._lyrics(environ), None)
+        if route == "/sonic/persona" and method == "POST":
+            return (*self._persona(environ), None)
         if route.startswith("/sonic/task") and method == "GET":
             return self._status(route.removeprefix("/sonic/task").strip("/"))
         if route == "/get-credits" and method == "GET":
@@ -219,6 +229,10 @@ class Simulator:
         concat_of = None
         if not problem and payload.get("task_type") == "concat_music":
             concat_of, problem = self._extension(payload["continue_clip_id"])
+        if not problem and payload.get("task_type") == "persona_music":
+            with self._lock:
+                known = payload["persona_id"] in self._personas
+            problem = None if known else "The 'persona_id' is invalid."
         if problem:
             return 400, [], {"code": 400, "message": problem}, None
         prompt = " ".join(
@@ -419,6 +433,42 @@ class Simulator:
             for i, line in enumerate(lines)
         ]
         return 200, [], {"code": 200, "message": "success", "data": {"alignment": alignment}}
+
+    def _persona(self, environ):
+        """`POST /sonic/persona` in the current shape; synchronous, like the vendor's page."""
+        fault = self._random_fault()
+        if fault:
+            return fault
+        payload = _json_body(environ) or {}
+        if not payload.get("name") or not payload.get("clip_id"):
+            return 400, [], {"code": 400, "message": "name and clip_id are required fields."}
+        if len(str(payload["name"])) >= 80:
+            return (
+                400,
+                [],
+                {"code": 400, "message": "The name character length should be less than 80."},
+            )
+        if len(str(payload.get("describe") or "")) >= 200:
+            return (
+                400,
+                [],
+                {
+                    "code": 400,
+                    "message": "The description character length should be less than 200.",
+                },
+            )
+        if self._source(payload) is None:
+            return 400, [], {"code": 400, "message": _NO_SUCH_CLIP}
+        with self._lock:
+            if self.credits < PERSONA_COST:
+                return 403, [], {"code": 403, "message": _NO_CREDITS}
+            self.credits -= PERSONA_COST
+            persona_id = f"persona-{uuid.uuid4()}"
+            self._personas.add(persona_id)
+            self.sync_charges.append(
+                {"call": "persona", "clip_id": payload["clip_id"], "credits": PERSONA_COST}
+            )
+        return 200, [], {"code": 200, "persona_id": persona_id}
 
     def _lyrics(self, environ):
         fault = self._random_fault()
@@ -775,6 +825,8 @@ def _validate(payload: dict[str, Any]) -> str | None:
         return "The 'continue_clip_id' field is required."
     if task_type == "concat_music":
         return None
+    if task_type == "persona_music" and not payload.get("persona_id"):
+        return "The 'persona_id' field is required when task_type = persona_music."
     if task_type == "extend_music" and not isinstance(payload.get("continue_at"), int | float):
         return "The 'continue_at' field is required."
     model = payload.get("mv")
