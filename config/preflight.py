@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -109,30 +110,39 @@ def _check_servers() -> None:
 def _check_vendor() -> None:
     """Live mode: one GET /get-credits (free) before anything starts.
 
-    An unreachable vendor (a wrong MUSICAPI_BASE_URL, a network down) or a refused key otherwise
-    shows only as generations sitting queued while workers retry. A vendor that answers with an
-    error of its own (5xx, 429) is up: start, the workers retry as always.
+    An unreachable vendor (a wrong MUSICAPI_BASE_URL, a network down) or a key it refuses (401)
+    otherwise shows only as generations sitting queued while workers retry: those stop start-up.
+    Any other answer starts the service with one warning line: an error of the vendor's own
+    (5xx, 429) passes, an account out of credits (402/403) still serves the songs already made
+    (the balance check and /readyz report it), and a vendor without this endpoint (404, another
+    shape) may still create songs.
     """
     from django.conf import settings
 
     if settings.SANDBOX:
         return
-    from workers.musicapi.errors import TransientError, UnavailableError
+    from workers.musicapi.errors import TransientError, VendorError
     from workers.upstream import get_upstream
 
     base = settings.MUSICAPI_BASE_URL
     try:
         get_upstream().client.credits()
-    except TransientError as exc:
-        if exc.status is None:  # no answer at all
+    except VendorError as exc:
+        if isinstance(exc, TransientError) and exc.status is None:  # no answer at all
             raise SetupError(
                 f"MUSICAPI_BASE_URL: the vendor is unreachable at {redacted(base)} ({exc.message})"
             ) from None
-    except UnavailableError as exc:
-        raise SetupError(
-            f"MUSICAPI_KEY: the vendor at {redacted(base)} refused it "
-            f"(HTTP {exc.status}: {exc.message})"
-        ) from None
+        if exc.status == 401:
+            raise SetupError(
+                f"MUSICAPI_KEY: the vendor at {redacted(base)} refused it "
+                f"(HTTP {exc.status}: {exc.message})"
+            ) from None
+        print(
+            f"make run: warning: the vendor's balance at {redacted(base)} could not be read "
+            f"(HTTP {exc.status}: {exc.message}); starting anyway",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def demo_token(var_dir: Path) -> str:
