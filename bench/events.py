@@ -230,7 +230,9 @@ async def run(args) -> dict:
         for generation_id in ids:
             publisher.stdin.write(f"{generation_id}\n".encode())
             await publisher.stdin.drain()
-            line = await asyncio.wait_for(publisher.stdout.readline(), 60)
+            line = b""
+            while not line.startswith(b"{"):  # `manage.py shell` may say something first
+                line = await asyncio.wait_for(publisher.stdout.readline(), 60)
             row = json.loads(line)
             published[row["g"]] = row["t"]
             await asyncio.sleep(spacing)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from generations import outbound
 from generations.models import Event, EventType, Generation, Status
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 FEED_KEY = "mg:events"
 FEED_MAX_LEN = 10_000
+RETENTION_S = 7 * 24 * 3600  # the log's memory: resume ids and delivery history
 EVENT_ID_PREFIX = "evt_"
 
 GENERATION_EVENTS = {
@@ -80,3 +83,12 @@ def publish(generation_id: Any, type_: str, *, owner_id: Any = None) -> Event | 
     outbound.deliveries_create(event)  # the webhook outbox, in the same transaction
     transaction.on_commit(lambda: wake(event.pk, generation_id, owner_id, type_))
     return event
+
+
+def events_purge(*, older_than_s: float = RETENTION_S) -> int:
+    """Forget events older than `older_than_s` (their webhook deliveries go with them: by then
+    every one has succeeded or run out of its 24 h). A resume from before that starts from the
+    current state, as from any unknown id."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -15,6 +15,7 @@ from periodiq import cron
 
 from generations import (
     dispatch,
+    events,
     idempotency,
     job_lifecycle,
     lifecycle,
@@ -214,3 +215,9 @@ def purge_idempotency_keys() -> None:
 def deliver_webhook(delivery_id: int) -> None:
     """One attempt to deliver an event to a user's webhook endpoint."""
     outbound.delivery_attempt(delivery_id=delivery_id, post=get_webhook_poster())
+
+
+@dramatiq.actor(queue_name=dispatch.QUEUE, periodic=cron("37 * * * *"), max_retries=0)
+def purge_events() -> None:
+    """Hourly (periodiq): forget events (and their webhook deliveries) older than a week."""
+    events.events_purge()
