@@ -36,6 +36,7 @@ from generations.events import FEED_KEY
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+CLIENT_NAME = "mg-sse-hub"
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -133,6 +134,7 @@ class Hub:
                 # Blocking reads wait up to a heartbeat; the socket must outlive them.
                 socket_timeout=settings.SSE_HEARTBEAT_S + 10,
                 timeout=30,
+                client_name=CLIENT_NAME,  # tells the hub's connections apart in CLIENT LIST
             )
         )
         self.by_topic: dict[str, set[Subscription]] = defaultdict(set)
