@@ -120,7 +120,12 @@ def _commands(chosen: ports.Ports, prod: bool) -> dict[str, tuple[list[str], tup
     commands = {}
     if chosen.simulator is not None:
         fd = chosen.simulator.fileno()
-        commands["simulator"] = [python, "manage.py", "run_simulator", "--fd", str(fd)], (fd,)
+        # Its tasks live in var/ too: a restart of `make run` loses no song in flight.
+        state = str(BASE_DIR / "var" / "simulator.state")
+        commands["simulator"] = (
+            [python, "manage.py", "run_simulator", "--fd", str(fd), "--state", state],
+            (fd,),
+        )
     commands["worker"] = (
         [
             python,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import socket
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workers.musicapi.simulator import FaultProfile, Simulator
+from workers.musicapi.simulator import FaultProfile, Simulator, persistence
 from workers.musicapi.simulator.server import build_server
 
 logger = logging.getLogger("workers.musicapi.simulator")
@@ -36,12 +38,18 @@ class Command(BaseCommand):
             "--clip-duration", type=float, default=settings.SIMULATOR_CLIP_DURATION_S
         )
         parser.add_argument(
+            "--state",
+            help="Keep tasks, balances and personas in this file across restarts (make run: var/).",
+        )
+        parser.add_argument(
             "--faults",
             default=settings.SIMULATOR_FAULTS,
             help='Fault rates as JSON, e.g. \'{"server_error": 0.05, "rate_limit": 0.02}\'.',
         )
 
-    def handle(self, *args, host, port, fd, key, ready_after, credits, clip_duration, faults, **_):
+    def handle(
+        self, *args, host, port, fd, key, ready_after, credits, clip_duration, faults, state, **_
+    ):
         try:
             profile = FaultProfile.from_json(faults)
         except (ValueError, TypeError) as exc:
@@ -53,6 +61,13 @@ class Command(BaseCommand):
             faults=profile,
             clip_duration_s=clip_duration,
         )
+        saver = None
+        # make run stops its children with SIGTERM: end like Ctrl-C, so the state is saved.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        if state:
+            restored = persistence.restore(simulator, Path(state))
+            logger.info("simulator: %d task(s) restored from %s", restored, state)
+            saver = persistence.Saver(simulator, Path(state)).start()
         try:
             sock = socket.socket(fileno=fd) if fd is not None else None
             server = build_server(simulator, host, port, sock)
@@ -74,3 +89,5 @@ class Command(BaseCommand):
             pass
         finally:
             server.server_close()
+            if saver is not None:
+                saver.stop()

@@ -124,6 +124,40 @@ class Simulator:
         self.sync_charges: list[dict[str, Any]] = []  # lyrics and timelines: no task
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
         self.webhooks: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
+        self.changes = 0  # counts calls that may have changed the state (persistence saves)
+
+    # --- State, for persistence.py -------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything a restart must keep: tasks (with their ages), balances, personas."""
+        now = time.monotonic()
+        with self._lock:
+            tasks = {
+                task_id: (task, now - task.created_at) for task_id, task in self._tasks.items()
+            }
+            return {
+                "tasks": tasks,
+                "seen_prompts": set(self._seen_prompts),
+                "aligned": set(self._aligned),
+                "personas": set(self._personas),
+                "credits": self.credits,
+                "lyrics_credits": self.lyrics_credits,
+            }
+
+    def restore_state(self, state: dict[str, Any], *, elapsed_s: float) -> None:
+        """Take `state` back; its tasks aged `elapsed_s` more while the simulator was down."""
+        now = time.monotonic()
+        with self._lock:
+            self._tasks, self._clips = {}, {}
+            for task_id, (task, age_s) in state["tasks"].items():
+                task.created_at = now - age_s - max(elapsed_s, 0.0)
+                self._tasks[task_id] = task
+                for index, clip_id in enumerate(task.clip_ids):
+                    self._clips[clip_id] = (task, index)
+            self._seen_prompts = set(state["seen_prompts"])
+            self._aligned = set(state["aligned"])
+            self._personas = set(state["personas"])
+            self.credits, self.lyrics_credits = state["credits"], state["lyrics_credits"]
 
     # --- WSGI ----------------------------------------------------------------------------------
 
@@ -131,6 +165,8 @@ class Simulator:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
         status, headers, body, task_id = self._route(environ, method, path)
+        if method != "GET":
+            self.changes += 1
         if isinstance(body, dict | list):
             body = json.dumps(body).encode()
             headers = [("Content-Type", "application/json"), *headers]
