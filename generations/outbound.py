@@ -93,8 +93,10 @@ def webhook_url_check(url: str, *, check: Callable[[str], Any] | None = None) ->
         (check or policy().check)(url)
     except EgressRefused as exc:
         raise WebhookUrlRefused(f"The URL is refused: {exc.reason}.") from None
-    except EgressUnavailable as exc:
-        raise WebhookUrlRefused(f"The URL's host does not resolve: {exc.reason}.") from None
+    except EgressUnavailable:
+        # A host that does not resolve now (DNS down, not yet published) breaks no rule: each
+        # delivery checks its addresses again at connect time and records why it failed.
+        pass
 
 
 def secret_new() -> str:

@@ -271,6 +271,13 @@ def test_a_url_that_breaks_a_rule_is_400_naming_it(api, url, rule):
     assert rule in json.dumps(response.json()).replace(",", "")
 
 
+def test_a_host_that_does_not_resolve_yet_is_registered_and_checked_at_delivery(api):
+    """Registration does not hang on DNS (`.invalid` never resolves, RFC 6761): the rules on
+    addresses hold at each delivery's connect, where a refusal is the attempt's reason."""
+    response = api.post("/api/v1/webhooks", {"url": "https://hooks.invalid/music"}, format="json")
+    assert response.status_code == 201, response.content
+
+
 def test_an_unknown_event_type_is_400(api, receiver):
     response = api.post(
         "/api/v1/webhooks", {"url": f"{receiver.url}/x", "events": ["song.done"]}, format="json"
