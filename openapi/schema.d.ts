@@ -917,16 +917,14 @@ export interface components {
             /** @description `evt_<n>`: the `webhook-id` sent. */
             readonly event_id: string;
             type: string;
-            status?: components["schemas"]["WebhookDeliveryStatusEnum"];
-            /** Format: int64 */
-            attempts?: number;
-            /** Format: int64 */
-            response_status?: number | null;
-            error?: string;
+            readonly status: components["schemas"]["WebhookDeliveryStatusEnum"];
+            readonly attempts: number;
+            readonly response_status: number | null;
+            readonly error: string;
             /** Format: date-time */
-            last_attempt_at?: string | null;
+            readonly last_attempt_at: string | null;
             /** Format: date-time */
-            next_attempt_at?: string;
+            readonly next_attempt_at: string;
             /** Format: date-time */
             readonly created_at: string;
         };

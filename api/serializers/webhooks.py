@@ -72,6 +72,9 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "created_at",
         )
+        # Output only. Read-only also keeps the integer fields free of the database's own
+        # range (int64 on SQLite, int32 on PostgreSQL): one schema whatever the backend.
+        read_only_fields = fields
 
     def get_event_id(self, delivery: WebhookDelivery) -> str:
         return f"evt_{delivery.event_id}"
