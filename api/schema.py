@@ -4,6 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter
 
 from generations import idempotency
+from generations.models import EventType
 
 # Every operation that takes an Idempotency-Key states its rule, the one the code checks.
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
@@ -152,45 +153,69 @@ USER_SSE_EXAMPLE = (
     "id: evt_1043\nevent: generation.queued\n"
     'data: {"id": "evt_1043", "type": "generation.queued", …}\n\n'
 )
-EVENT_TYPES = [
-    "generation.queued",
-    "generation.running",
-    "generation.succeeded",
-    "generation.failed",
-    "generation.canceled",
-    "clip.streaming",
-    "clip.media_ready",
-    "clip.media_failed",
-    "clip.job_updated",
-]
+# When each event type is sent; every one carries the generation as it is when delivered.
+EVENT_TYPE_DOCS = {
+    "generation.queued": "A generation was created.",
+    "generation.running": "The vendor took it: the song is being made.",
+    "generation.succeeded": "It finished with at least one clip; sent after its clips' "
+    "`clip.succeeded` / `clip.failed`.",
+    "generation.failed": "It ended without a song (`data.error` says why); sent after its "
+    "clips' `clip.failed`.",
+    "generation.canceled": "You canceled it.",
+    "clip.streaming": "A clip's audio plays now (`audio_url`), before the song is final.",
+    "clip.succeeded": "The clip named by `clip` is final. Once per clip, before the "
+    "generation's own terminal event.",
+    "clip.failed": "The vendor could not make the clip named by `clip` (its `error_detail` "
+    "says why). Once per clip, before the generation's own terminal event.",
+    "clip.media_ready": "The copy of the clip named by `clip` landed: its audio and cover are "
+    "served by this service from now on.",
+    "clip.media_failed": "The clip named by `clip` could not be copied (it still plays through "
+    "from the vendor while its link lasts).",
+    "clip.job_updated": "A job on one of its clips (a WAV, stems) moved or its files landed.",
+}
+CLIP_NAMED = ("clip.succeeded", "clip.failed", "clip.media_ready", "clip.media_failed")
 
 
-def _add_user_events(result, problem_response) -> None:
-    """`GET /api/v1/events` and the `Event` schema it shares with webhooks."""
-    result["components"]["schemas"]["Event"] = {
+def _event_component(type_: str) -> tuple[str, dict]:
+    """The schema of one event type: `Event`'s union member for it."""
+    name = "".join(part.title() for part in type_.replace("_", ".").split(".")) + "Event"
+    named = type_ in CLIP_NAMED
+    clip = (
+        {"type": "string", "format": "uuid", "description": "The clip it is about."}
+        if named
+        else {"type": "string", "format": "uuid", "nullable": True, "description": "null."}
+    )
+    return name, {
         "type": "object",
-        "description": "One change of one of your generations: the `data` of an SSE frame on "
-        "`GET /api/v1/events` (its `event:` is `type`, its `id:` is `id`) and the body of a "
-        "webhook delivery (`webhook-id` is `id`). The same change has the same `id` "
-        "everywhere, so deduplicate on it.",
-        "required": ["id", "type", "timestamp", "data"],
+        "description": f"`{type_}`: {EVENT_TYPE_DOCS[type_]}",
+        "required": ["id", "type", "timestamp", "data", *(["clip"] if named else [])],
         "properties": {
             "id": {"type": "string", "example": "evt_1042", "description": "`evt_<n>`."},
-            "type": {
-                "type": "string",
-                "enum": EVENT_TYPES,
-                "description": "generation.*: its status changed (queued when created). "
-                "clip.streaming: a clip's audio plays now, before the song is final. "
-                "clip.media_ready / clip.media_failed: a clip's copy landed or failed. "
-                "clip.job_updated: a job on one of its clips (a WAV, stems) moved or its "
-                "files landed.",
-            },
+            "type": {"type": "string", "enum": [type_]},
             "timestamp": {"type": "string", "format": "date-time"},
+            "clip": clip,
             "data": {
                 "allOf": [{"$ref": "#/components/schemas/Generation"}],
                 "description": "The generation as it is when the event is delivered.",
             },
         },
+    }
+
+
+def _add_user_events(result, problem_response) -> None:
+    """`GET /api/v1/events` and the `Event` schema it shares with webhooks."""
+    schemas, mapping = result["components"]["schemas"], {}
+    for type_ in EventType.values:
+        name, component = _event_component(type_)
+        schemas[name] = component
+        mapping[type_] = f"#/components/schemas/{name}"
+    schemas["Event"] = {
+        "description": "One change of one of your generations: the `data` of an SSE frame on "
+        "`GET /api/v1/events` (its `event:` is `type`, its `id:` is `id`) and the body of a "
+        "webhook delivery (`webhook-id` is `id`). The same change has the same `id` "
+        "everywhere, so deduplicate on it. One schema per `type`.",
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
     }
     result["paths"]["/api/v1/events"] = {
         "get": {
@@ -230,7 +255,7 @@ def _add_user_events(result, problem_response) -> None:
                     "description": "The event stream; each frame's data is an `Event`.",
                     "content": {
                         "text/event-stream": {
-                            "schema": sse_event_schema(EVENT_TYPES, "An `Event`, as JSON."),
+                            "schema": sse_event_schema(EventType.values, "An `Event`, as JSON."),
                             "x-item-schema": {"$ref": "#/components/schemas/Event"},
                             "example": USER_SSE_EXAMPLE,
                         }

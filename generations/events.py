@@ -71,15 +71,19 @@ def wake(event_id: int, generation_id: Any, owner_id: Any, type_: str) -> None:
         logger.warning("event %s not announced live: %s", public_id(event_id), exc)
 
 
-def publish(generation_id: Any, type_: str, *, owner_id: Any = None) -> Event | None:
+def publish(
+    generation_id: Any, type_: str, *, owner_id: Any = None, clip_id: Any = None
+) -> Event | None:
     """Record an event in the current transaction; announce it once the transaction commits.
-    None if the generation is gone."""
+    `clip_id`: the clip a clip.* event is about. None if the generation is gone."""
     if owner_id is None:
         owner = Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True)
         owner_id = owner.first()
         if owner_id is None:
             return None
-    event = Event.objects.create(generation_id=generation_id, owner_id=owner_id, type=type_)
+    event = Event.objects.create(
+        generation_id=generation_id, owner_id=owner_id, type=type_, clip_id=clip_id
+    )
     outbound.deliveries_create(event)  # the webhook outbox, in the same transaction
     transaction.on_commit(lambda: wake(event.pk, generation_id, owner_id, type_))
     return event

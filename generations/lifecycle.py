@@ -63,6 +63,12 @@ CLIP_FIELDS = (
 )
 
 
+CLIP_EVENTS = {
+    ClipState.SUCCEEDED: EventType.CLIP_SUCCEEDED,
+    ClipState.FAILED: EventType.CLIP_FAILED,
+}
+
+
 def _seconds(s: float) -> timedelta:
     return timedelta(seconds=s)
 
@@ -253,6 +259,10 @@ def generation_poll_now(*, generation_id: Any) -> None:
 def _finish(generation: Generation, status: UpstreamStatus) -> None:
     succeeded = any(c.state == ClipState.SUCCEEDED for c in status.clips)
     with transaction.atomic():
+        # The clips (and their clip.* events) go in before the move: its event is the last of
+        # the generation's, and the settlement reads them (quotas: when every clip failed, the
+        # vendor refunds the task).
+        _store_clips(generation, status)
         if succeeded:
             moved = states.transition(
                 generation_id=generation.pk,
@@ -260,13 +270,7 @@ def _finish(generation: Generation, status: UpstreamStatus) -> None:
                 to=Status.SUCCEEDED,
                 next_check_at=None,
             )
-            if moved:
-                _store_clips(generation, status)
-                _copy_media_on_commit(generation.pk)
         else:
-            # Every clip failed at the vendor, which refunds such a task: the clips go in before
-            # the move, whose settlement reads them (quotas: the refund rule).
-            _store_clips(generation, status)
             reason = next((c.error for c in status.clips if c.error), "")
             moved = states.transition(
                 generation_id=generation.pk,
@@ -276,8 +280,10 @@ def _finish(generation: Generation, status: UpstreamStatus) -> None:
                 error_code=ErrorCode.INTERNAL,
                 error_detail=f"The music service could not generate this song. {reason}".strip(),
             )
-            if not moved:
-                transaction.set_rollback(True)  # someone else ended it: leave its clips alone
+        if not moved:
+            transaction.set_rollback(True)  # someone else ended it: leave its clips alone
+        elif succeeded:
+            _copy_media_on_commit(generation.pk)
     if moved:
         logger.info("generation %s %s", generation.pk, "succeeded" if succeeded else "failed")
 
@@ -294,14 +300,17 @@ def _copy_media_on_commit(generation_id: Any) -> None:
 def _store_clips(
     generation: Generation, status: UpstreamStatus, *, announce_streaming: bool = False
 ) -> None:
+    """Upsert the vendor's clips; in the same transaction, announce each clip that reached
+    succeeded or failed (once), and (when asked) that a clip first turned streaming."""
     if not status.clips:
         return
-    streaming = {c.vendor_clip_id for c in status.clips if c.state == ClipState.STREAMING}
-    newly_streaming = False
-    if announce_streaming and streaming:
-        # Players may start now: say so once per clip, when it first turns streaming.
-        known = Clip.objects.filter(generation_id=generation.pk, state=ClipState.STREAMING)
-        newly_streaming = bool(streaming - set(known.values_list("vendor_clip_id", flat=True)))
+    before = dict(
+        Clip.objects.filter(generation_id=generation.pk).values_list("vendor_clip_id", "state")
+    )
+    moved = [c for c in status.clips if before.get(c.vendor_clip_id) != c.state]
+    # Players may start now: say so once, when a clip first turns streaming.
+    newly_streaming = announce_streaming and any(c.state == ClipState.STREAMING for c in moved)
+    ended = [c for c in moved if c.state in CLIP_EVENTS]
     rows = [
         Clip(
             generation_id=generation.pk,
@@ -326,7 +335,20 @@ def _store_clips(
         update_fields=list(CLIP_FIELDS),
     )
     if newly_streaming:
-        events.publish(generation.pk, EventType.CLIP_STREAMING)
+        events.publish(generation.pk, EventType.CLIP_STREAMING, owner_id=generation.owner_id)
+    if ended:
+        ids = dict(
+            Clip.objects.filter(
+                generation_id=generation.pk, vendor_clip_id__in=[c.vendor_clip_id for c in ended]
+            ).values_list("vendor_clip_id", "pk")
+        )
+        for clip in ended:
+            events.publish(
+                generation.pk,
+                CLIP_EVENTS[clip.state],
+                owner_id=generation.owner_id,
+                clip_id=ids[clip.vendor_clip_id],
+            )
 
 
 # --- failing -------------------------------------------------------------------------------------

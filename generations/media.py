@@ -186,7 +186,7 @@ def _copy(clip: Clip, fetch: Fetch) -> None:
             Clip.objects.filter(pk=clip.pk).update(
                 media_state=MediaState.FAILED, media_error=str(exc)
             )
-            events.publish(clip.generation_id, EventType.CLIP_MEDIA_FAILED)
+            events.publish(clip.generation_id, EventType.CLIP_MEDIA_FAILED, clip_id=clip.pk)
         logger.error("OPERATOR: clip %s audio not copied: %s", clip.pk, exc)
         return
     image = None
@@ -208,7 +208,7 @@ def _copy(clip: Clip, fetch: Fetch) -> None:
             media_state=MediaState.READY, media_error="", media_copied_at=timezone.now(), **fields
         )
         if updated:
-            events.publish(clip.generation_id, EventType.CLIP_MEDIA_READY)
+            events.publish(clip.generation_id, EventType.CLIP_MEDIA_READY, clip_id=clip.pk)
     if not updated:  # deleted or copied by a duplicate message meanwhile: drop orphans only
         for name in (fields.get("audio_file"), fields.get("image_file")):
             if name and not Clip.objects.filter(Q(audio_file=name) | Q(image_file=name)).exists():
@@ -226,7 +226,7 @@ def clip_copy_give_up(*, clip_id: Any, attempts: int) -> None:
         )
         if updated:
             generation_id = Clip.objects.filter(pk=clip_id).values_list("generation_id", flat=True)
-            events.publish(generation_id.first(), EventType.CLIP_MEDIA_FAILED)
+            events.publish(generation_id.first(), EventType.CLIP_MEDIA_FAILED, clip_id=clip_id)
     _release(CLIP, clip_id)
     if updated:
         logger.error("OPERATOR: clip %s media not copied after %d attempts", clip_id, attempts)

@@ -440,6 +440,8 @@ class EventType(models.TextChoices):
     GENERATION_FAILED = "generation.failed"
     GENERATION_CANCELED = "generation.canceled"
     CLIP_STREAMING = "clip.streaming"
+    CLIP_SUCCEEDED = "clip.succeeded"  # one per clip, before its generation's terminal event
+    CLIP_FAILED = "clip.failed"
     CLIP_MEDIA_READY = "clip.media_ready"
     CLIP_MEDIA_FAILED = "clip.media_failed"
     CLIP_JOB_UPDATED = "clip.job_updated"  # a job on one of its clips (a WAV, stems) moved
@@ -454,6 +456,10 @@ class Event(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=32, choices=EventType.choices)
+    # The clip it is about (clip.succeeded, clip.failed, clip.media_*); None for the others.
+    clip = models.ForeignKey(
+        Clip, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

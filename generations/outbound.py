@@ -214,6 +214,7 @@ def _body(delivery: WebhookDelivery) -> str:
             "id": event.public_id,
             "type": event.type,
             "timestamp": event.created_at.isoformat(),
+            "clip": str(event.clip_id) if event.clip_id else None,
             "data": generation_summary(generation),
         },
         separators=(",", ":"),

@@ -545,12 +545,14 @@ export interface components {
          *     * `generation.failed` - Generation Failed
          *     * `generation.canceled` - Generation Canceled
          *     * `clip.streaming` - Clip Streaming
+         *     * `clip.succeeded` - Clip Succeeded
+         *     * `clip.failed` - Clip Failed
          *     * `clip.media_ready` - Clip Media Ready
          *     * `clip.media_failed` - Clip Media Failed
          *     * `clip.job_updated` - Clip Job Updated
          * @enum {string}
          */
-        EventsEnum: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
+        EventsEnum: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.succeeded" | "clip.failed" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
         Generation: {
             /** Format: uuid */
             readonly id: string;
@@ -969,23 +971,250 @@ export interface components {
             /** @description `whsec_` and base64: verify `webhook-signature` with it (Standard Webhooks). Shown only when created or rotated. */
             readonly secret: string;
         };
-        /** @description One change of one of your generations: the `data` of an SSE frame on `GET /api/v1/events` (its `event:` is `type`, its `id:` is `id`) and the body of a webhook delivery (`webhook-id` is `id`). The same change has the same `id` everywhere, so deduplicate on it. */
-        Event: {
+        /** @description `generation.queued`: A generation was created. */
+        GenerationQueuedEvent: {
             /**
              * @description `evt_<n>`.
              * @example evt_1042
              */
             id: string;
             /**
-             * @description generation.*: its status changed (queued when created). clip.streaming: a clip's audio plays now, before the song is final. clip.media_ready / clip.media_failed: a clip's copy landed or failed. clip.job_updated: a job on one of its clips (a WAV, stems) moved or its files landed.
+             * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
-            type: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
+            type: "generation.queued";
             /** Format: date-time */
             timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
             /** @description The generation as it is when the event is delivered. */
             data: components["schemas"]["Generation"];
         };
+        /** @description `generation.running`: The vendor took it: the song is being made. */
+        GenerationRunningEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "generation.running";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `generation.succeeded`: It finished with at least one clip; sent after its clips' `clip.succeeded` / `clip.failed`. */
+        GenerationSucceededEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "generation.succeeded";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `generation.failed`: It ended without a song (`data.error` says why); sent after its clips' `clip.failed`. */
+        GenerationFailedEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "generation.failed";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `generation.canceled`: You canceled it. */
+        GenerationCanceledEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "generation.canceled";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `clip.streaming`: A clip's audio plays now (`audio_url`), before the song is final. */
+        ClipStreamingEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "clip.streaming";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `clip.succeeded`: The clip named by `clip` is final. Once per clip, before the generation's own terminal event. */
+        ClipSucceededEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "clip.succeeded";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The clip it is about.
+             */
+            clip: string;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `clip.failed`: The vendor could not make the clip named by `clip` (its `error_detail` says why). Once per clip, before the generation's own terminal event. */
+        ClipFailedEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "clip.failed";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The clip it is about.
+             */
+            clip: string;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `clip.media_ready`: The copy of the clip named by `clip` landed: its audio and cover are served by this service from now on. */
+        ClipMediaReadyEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "clip.media_ready";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The clip it is about.
+             */
+            clip: string;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `clip.media_failed`: The clip named by `clip` could not be copied (it still plays through from the vendor while its link lasts). */
+        ClipMediaFailedEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "clip.media_failed";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The clip it is about.
+             */
+            clip: string;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description `clip.job_updated`: A job on one of its clips (a WAV, stems) moved or its files landed. */
+        ClipJobUpdatedEvent: {
+            /**
+             * @description `evt_<n>`.
+             * @example evt_1042
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "clip.job_updated";
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description null.
+             */
+            clip?: string | null;
+            /** @description The generation as it is when the event is delivered. */
+            data: components["schemas"]["Generation"];
+        };
+        /** @description One change of one of your generations: the `data` of an SSE frame on `GET /api/v1/events` (its `event:` is `type`, its `id:` is `id`) and the body of a webhook delivery (`webhook-id` is `id`). The same change has the same `id` everywhere, so deduplicate on it. One schema per `type`. */
+        Event: components["schemas"]["GenerationQueuedEvent"] | components["schemas"]["GenerationRunningEvent"] | components["schemas"]["GenerationSucceededEvent"] | components["schemas"]["GenerationFailedEvent"] | components["schemas"]["GenerationCanceledEvent"] | components["schemas"]["ClipStreamingEvent"] | components["schemas"]["ClipSucceededEvent"] | components["schemas"]["ClipFailedEvent"] | components["schemas"]["ClipMediaReadyEvent"] | components["schemas"]["ClipMediaFailedEvent"] | components["schemas"]["ClipJobUpdatedEvent"];
     };
     responses: never;
     parameters: never;
@@ -2974,7 +3203,7 @@ export interface operations {
                      */
                     "text/event-stream": {
                         /** @enum {string} */
-                        event: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
+                        event: "generation.queued" | "generation.running" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "clip.streaming" | "clip.succeeded" | "clip.failed" | "clip.media_ready" | "clip.media_failed" | "clip.job_updated";
                         id?: string;
                         retry?: number;
                         /** @description An `Event`, as JSON. */

@@ -48,3 +48,22 @@ def test_swagger_and_redoc_are_served_offline(client):
         assert "/static/drf_spectacular_sidecar/" in page
         assert "cdn.jsdelivr" not in page
     assert client.get("/api/schema/").status_code == 200
+
+
+def test_each_event_type_is_documented_as_a_schema_of_its_own():
+    import yaml
+
+    from generations.models import EventType
+
+    schemas = yaml.safe_load(SCHEMA.read_text())["components"]["schemas"]
+    union = schemas["Event"]
+    mapping = union["discriminator"]["mapping"]
+    assert union["discriminator"]["propertyName"] == "type"
+    assert sorted(mapping) == sorted(EventType.values)
+    assert sorted(m["$ref"] for m in union["oneOf"]) == sorted(mapping.values())
+    for type_, ref in mapping.items():
+        member = schemas[ref.rsplit("/", 1)[1]]
+        assert member["properties"]["type"]["enum"] == [type_]
+        assert member["description"]
+    clip_event = schemas[mapping["clip.succeeded"].rsplit("/", 1)[1]]
+    assert "clip" in clip_event["required"]

@@ -145,11 +145,12 @@ class _Snapshot:
         return self.generation(generation), _is_done(generation), latest
 
     def envelope(self, event: Event) -> dict:
-        """The payload webhooks carry too: {id, type, timestamp, data: the generation now}."""
+        """The payload webhooks carry too: {id, type, timestamp, clip, data: the generation now}."""
         return {
             "id": event.public_id,
             "type": event.type,
             "timestamp": event.created_at.isoformat(),
+            "clip": str(event.clip_id) if event.clip_id else None,
             "data": self.generation(event.generation),
         }
 

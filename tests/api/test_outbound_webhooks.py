@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,7 @@ from rest_framework.test import APIClient
 from standardwebhooks import Webhook
 
 from api.tokens import token_create
-from generations import dispatch, outbound, states
+from generations import dispatch, lifecycle, outbound, states
 from generations.models import (
     DeliveryStatus,
     Event,
@@ -299,3 +300,33 @@ def test_a_lost_message_is_resent_by_the_reconciler(
         (delivery.pk,)
     ]
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
+
+
+def test_clip_events_are_delivered_naming_the_clip_with_the_log_id(
+    api,
+    receiver,
+    alice,
+    generation_factory,
+    upstream,
+    simulator,
+    django_capture_on_commit_callbacks,
+):
+    created = api.post(
+        "/api/v1/webhooks",
+        {"url": f"{receiver.url}/clips", "events": ["clip.succeeded", "clip.failed"]},
+        format="json",
+    ).json()
+    generation = generation_factory(owner=alice, description="[sim:clip-failed] x")
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_submit(generation_id=generation.pk, upstream=upstream)
+    time.sleep(simulator.ready_after_s + 0.05)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.generation_poll(generation_id=generation.pk, seq=1, upstream=upstream)
+    for delivery in WebhookDelivery.objects.order_by("pk"):
+        attempt(delivery)
+    payloads = [receiver.verified(created["secret"], n) for n in range(len(receiver.received))]
+    logged = Event.objects.filter(generation=generation, type__startswith="clip.")
+    assert sorted((p["id"], p["type"], p["clip"]) for p in payloads) == sorted(
+        (e.public_id, e.type, str(e.clip_id)) for e in logged.exclude(type="clip.streaming")
+    )
+    assert {p["type"] for p in payloads} == {"clip.succeeded", "clip.failed"}

@@ -172,6 +172,26 @@ def test_the_same_event_id_arrives_on_both_streams(alice, running, auth):
     scenario()
 
 
+def test_a_clip_event_names_its_clip_and_carries_the_log_id(alice, running, auth, clip_factory):
+    clip = clip_factory(generation=running, state="succeeded")
+
+    @async_to_sync
+    async def scenario():
+        reader = Reader(await AsyncClient().get(URL, headers=auth))
+        await typed_event(reader)  # the running one
+        logged = await sync_to_async(events.publish)(running.pk, "clip.succeeded", clip_id=clip.pk)
+        event_id, name, body = await typed_event(reader)
+        assert (name, body["type"], body["clip"]) == (
+            "clip.succeeded",
+            "clip.succeeded",
+            str(clip.pk),
+        )
+        assert event_id == body["id"] == logged.public_id
+        assert [c["state"] for c in body["data"]["clips"]] == ["succeeded"]
+
+    scenario()
+
+
 def test_the_signed_events_url_from_me_opens_it_without_a_header(alice, running, auth):
     @async_to_sync
     async def scenario():

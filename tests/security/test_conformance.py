@@ -18,7 +18,8 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from api.tokens import token_create
-from generations.models import Status
+from generations import events
+from generations.models import EventType, Status
 from tests.api.sse import Reader
 
 pytestmark = pytest.mark.django_db
@@ -197,6 +198,42 @@ def test_every_event_of_the_user_stream_is_the_documented_event(alice, settings)
         return text
 
     check_events(_events(stream()), "streamEvents", "Event")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("type_", EventType.values)
+def test_every_event_type_is_sent_as_its_documented_schema(
+    alice, settings, generation_factory, clip_factory, type_
+):
+    """Each type has a schema of its own (the `Event` union's member for it): what the stream
+    sends for that type validates against it."""
+    settings.SSE_HEARTBEAT_S = 0.2
+    generation = generation_factory(owner=alice, status=Status.RUNNING, vendor_task_id="t")
+    clip = clip_factory(generation=generation)
+    about_a_clip = type_ in (
+        "clip.succeeded",
+        "clip.failed",
+        "clip.media_ready",
+        "clip.media_failed",
+    )
+    events.publish(generation.pk, type_, clip_id=clip.pk if about_a_clip else None)
+    token = token_create(user=alice, name="sse").secret
+
+    @async_to_sync
+    async def stream() -> str:
+        response = await AsyncClient().get(
+            "/api/v1/events", headers={"Authorization": f"Bearer {token}"}
+        )
+        reader, text = Reader(response), ""
+        while not text.count("data:"):
+            text += await reader.frame() + "\n\n"
+        return text
+
+    sent = _events(stream())
+    assert [e["event"] for e in sent] == [type_]
+    check_events(sent, "streamEvents", "Event")
+    member = SCHEMA["components"]["schemas"]["Event"]["discriminator"]["mapping"][type_]
+    validator({"$ref": member}).validate(json.loads(sent[0]["data"]))
 
 
 def check_events(events: list[dict], operation_id: str, data_schema: str) -> None:

@@ -122,15 +122,15 @@ function render(generation) {
 // Live status without polling, for every song at once: one EventSource on GET /api/v1/events
 // (browsers allow six connections per origin; one stream per song would stall the seventh).
 // EventSource cannot send headers, so it opens the signed events_url of GET /api/v1/me. Each
-// event's data is {id, type, timestamp, data: the generation now}; `id` resumes a reconnect.
+// event's data is {id, type, timestamp, clip, data: the generation now}; `id` resumes a reconnect.
 let stream = null;
 async function followAll() {
   if (stream) return;
   const me = await api("/api/v1/me");
   stream = new EventSource(me.events_url);
   const types = ["generation.queued", "generation.running", "generation.succeeded",
-    "generation.failed", "generation.canceled", "clip.streaming", "clip.media_ready",
-    "clip.media_failed", "clip.job_updated"];
+    "generation.failed", "generation.canceled", "clip.streaming", "clip.succeeded",
+    "clip.failed", "clip.media_ready", "clip.media_failed", "clip.job_updated"];
   for (const type of types) {
     stream.addEventListener(type, (message) => {
       render(JSON.parse(message.data).data);
