@@ -200,6 +200,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "mg",
+        # One pool per process: under ASGI Django makes a cache object per request (see there).
+        "OPTIONS": {"pool_class": "config.redis_pools.SharedConnectionPool"},
     }
 }
 
