@@ -15,6 +15,7 @@ from api.views.jobs import (
     LyricsView,
 )
 from api.views.me import MeView
+from api.views.personas import PersonaListCreateView, PersonaView
 from api.views.tokens import TokenViewSet
 from api.views.webhooks import WebhookViewSet
 
@@ -42,6 +43,8 @@ urlpatterns = [
     path("jobs", JobListView.as_view(), name="job-list"),
     path("jobs/<uuid:pk>", JobView.as_view(), name="job-detail"),
     path("files/<uuid:pk>", JobFileView.as_view(), name="job-file"),
+    path("personas", PersonaListCreateView.as_view(), name="persona-list"),
+    path("personas/<uuid:pk>", PersonaView.as_view(), name="persona-detail"),
     path(
         "hooks/musicapi/<uuid:generation_id>",
         MusicApiWebhookView.as_view(),

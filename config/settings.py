@@ -308,6 +308,10 @@ MUSIC_LIMITS = {
     "negative_tags": env.int("MUSIC_NEGATIVE_TAGS_MAX", default=200),
     # POST /lyrics: the vendor says "less than 120" (read strictly: docs/upstream.md).
     "lyrics_description": 119,
+    # POST /personas: "less than 80" / "less than 200" (strictly); styles not stated: as tags.
+    "persona_name": 79,
+    "persona_description": 199,
+    "persona_styles": 200,
 }
 if MUSIC_DEFAULT_MODEL not in MUSIC_MODELS:
     raise ImproperlyConfigured(f"MUSIC_DEFAULT_MODEL {MUSIC_DEFAULT_MODEL!r} is not a MUSIC_MODEL")
@@ -346,7 +350,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Jobs and personas share one status enum (a persona is made by its job).
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "api.serializers.jobs.PUBLIC_STATUSES"},
     # No online validator badge (it would call validator.swagger.io): the docs work offline.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
     # System fonts: Redoc's default theme wants Google Fonts (see config/docs.py).
@@ -370,6 +375,11 @@ SPECTACULAR_SETTINGS = {
             "name": "jobs",
             "description": "What a clip is turned into (WAV, stems, lyrics timeline), and "
             "lyrics drafts: asynchronous, each a job with its result.",
+        },
+        {
+            "name": "personas",
+            "description": "Voices made from your clips, to sing new songs "
+            "(`operation: persona_music`).",
         },
         {"name": "me", "description": "Your plan and usage."},
         {"name": "tokens", "description": "Your personal API tokens."},

@@ -17,6 +17,7 @@ from generations.models import (
     Job,
     JobFile,
     LedgerEntry,
+    Persona,
     Plan,
     VendorBalance,
 )
@@ -137,6 +138,20 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ("id", "owner__username", "vendor_task_id", "vendor_clip_id")
     date_hierarchy = "created_at"
     inlines = [JobFileInline]
+
+
+@admin.register(Persona)
+class PersonaAdmin(ReadOnlyAdmin):
+    """Read-only: a persona's status is its job's."""
+
+    list_display = ("id", "owner", "name", "status", "created_at")
+    search_fields = ("id", "owner__username", "name")
+    date_hierarchy = "created_at"
+    list_select_related = ("owner", "job")
+
+    @admin.display(description="status")
+    def status(self, obj: Persona) -> str:
+        return obj.job.status
 
 
 @admin.register(VendorBalance)

@@ -44,7 +44,11 @@ UNCONFIRMED_DETAIL = (
     "against your quota. Please try again."
 )
 # Where a job's data result is kept in `Job.result`.
-RESULT_KEYS = {JobKind.LYRICS_TIMELINE: "segments", JobKind.LYRICS: "drafts"}
+RESULT_KEYS = {
+    JobKind.LYRICS_TIMELINE: "segments",
+    JobKind.LYRICS: "drafts",
+    JobKind.PERSONA: "persona_id",  # the vendor's id: internal, sent with persona_music
+}
 
 
 def _seconds(s: float) -> timedelta:

@@ -26,6 +26,7 @@ from generations import dispatch, events
 from generations.errors import DomainError
 from generations.idempotency import key_claim
 from generations.models import (
+    ONE_PER_CLIP_KINDS,
     TERMINAL_STATUSES,
     Clip,
     ClipState,
@@ -96,7 +97,7 @@ def job_create(
         )
     except IntegrityError:
         # A concurrent request made this clip's job first (the unique constraint): theirs.
-        existing = _live_job(clip, kind) if clip is not None else None
+        existing = _live_job(clip, kind)
         if existing is None:
             raise
         return JobCreated(job=existing, usage=None, existing=True)
@@ -111,7 +112,7 @@ def _create(*, owner, kind, clip, description, idempotency_key, request_hash, pl
             )
             if original is not None:
                 return JobCreated(job=original, usage=None, replayed=True)
-        existing = _live_job(clip, kind) if clip is not None else None
+        existing = _live_job(clip, kind)
         if existing is not None:
             if claimed is not None:
                 IdempotencyKey.objects.filter(pk=claimed.pk).update(job=existing)
@@ -140,7 +141,9 @@ def _check_clip(clip: Clip, kind: JobKind) -> None:
         raise ClipNotReady("This clip has no lyrics to align.")
 
 
-def _live_job(clip: Clip, kind: JobKind) -> Job | None:
+def _live_job(clip: Clip | None, kind: JobKind) -> Job | None:
+    if clip is None or kind not in ONE_PER_CLIP_KINDS:
+        return None
     return Job.objects.filter(clip=clip, kind=kind).exclude(status=Status.FAILED).first()
 
 

@@ -100,7 +100,11 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
     if not claimed:
         logger.info("generation %s is not queued; submission skipped", generation_id)
         return
-    generation = Generation.objects.select_related("source_clip").filter(pk=generation_id).first()
+    generation = (
+        Generation.objects.select_related("source_clip", "persona__job")
+        .filter(pk=generation_id)
+        .first()
+    )
     if generation is None or generation.status != Status.SUBMITTING:
         # Canceled or deleted since the claim, and nothing was sent: it costs nothing.
         submissions.create_resolved(generation_id=generation_id, charge=False)

@@ -22,6 +22,8 @@ class Operation(models.TextChoices):
     # Merge an extension with what it extended into the full song (the vendor's extend
     # returns only the new part).
     CONCAT = "concat"
+    # A song sung in the voice of one of the user's personas (custom mode).
+    PERSONA_MUSIC = "persona_music"
 
 
 class Status(models.TextChoices):
@@ -75,6 +77,9 @@ class Generation(models.Model):
         "Clip", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived"
     )
     continue_at = models.FloatField(null=True, blank=True)
+    persona = models.ForeignKey(
+        "Persona", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
 
     # Where it stands.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -177,11 +182,20 @@ class JobKind(models.TextChoices):
     STEMS_FULL = "stems_full"  # up to 12 tracks
     LYRICS_TIMELINE = "lyrics_timeline"  # word/line timings of the clip's lyrics
     LYRICS = "lyrics"  # two title + lyrics drafts from a description (no clip)
+    PERSONA = "persona"  # a voice and style made from the clip, to generate with (a Persona)
 
 
 # Kinds made from one of the user's clips; their results are files or a timeline on that clip.
-CLIP_JOB_KINDS = (JobKind.WAV, JobKind.STEMS_BASIC, JobKind.STEMS_FULL, JobKind.LYRICS_TIMELINE)
+CLIP_JOB_KINDS = (
+    JobKind.WAV,
+    JobKind.STEMS_BASIC,
+    JobKind.STEMS_FULL,
+    JobKind.LYRICS_TIMELINE,
+    JobKind.PERSONA,
+)
 FILE_JOB_KINDS = (JobKind.WAV, JobKind.STEMS_BASIC, JobKind.STEMS_FULL)
+# Kinds a clip has at most one of (asking again returns it): one clip can give several personas.
+ONE_PER_CLIP_KINDS = (*FILE_JOB_KINDS, JobKind.LYRICS_TIMELINE)
 
 
 class Job(models.Model):
@@ -229,10 +243,13 @@ class Job(models.Model):
         ]
         constraints = [
             # One live (or finished) job per clip and kind: asking again returns it, costs
-            # nothing. A failed one does not count, so it can be asked for again.
+            # nothing. A failed one does not count, so it can be asked for again. Personas are
+            # not outputs of the clip but the user's own named things: a clip may give several.
             models.UniqueConstraint(
                 fields=["clip", "kind"],
-                condition=~models.Q(status="failed") & models.Q(clip__isnull=False),
+                condition=~models.Q(status="failed")
+                & models.Q(clip__isnull=False)
+                & ~models.Q(kind="persona"),
                 name="job_one_per_clip_and_kind",
             )
         ]
@@ -269,6 +286,37 @@ class JobFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of {self.job_id}"
+
+
+class Persona(models.Model):
+    """A voice and style the vendor made from one of the user's clips, to generate songs with
+    (`Operation.PERSONA_MUSIC`). Made by its job (kind persona): its status is the job's, and the
+    vendor's persona id is the job's result (internal, never shown)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personas"
+    )
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="persona")
+    # The clip it was made from; the persona outlives its song (the vendor keeps it).
+    clip = models.ForeignKey(
+        Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="personas"
+    )
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=200, blank=True)
+    styles = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="persona_owner_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.job.status if self.job_id else 'new'})"
+
+    @property
+    def vendor_persona_id(self) -> str:
+        return (self.job.result or {}).get("persona_id", "") if self.job_id else ""
 
 
 # --- plans, usage and idempotency ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from generations.models import (
     Generation,
     Job,
     MediaState,
+    Persona,
 )
 
 # A clip carries what was made from it; each of those carries its files.
@@ -43,6 +44,15 @@ def clip_get(*, owner: Any, clip_id: Any) -> Clip:
 
 def job_list(*, owner: Any) -> QuerySet[Job]:
     return Job.objects.filter(owner=owner).prefetch_related("files")
+
+
+def persona_list(*, owner: Any) -> QuerySet[Persona]:
+    return Persona.objects.filter(owner=owner).select_related("job")
+
+
+def persona_get(*, owner: Any, persona_id: Any) -> Persona:
+    """Raise Persona.DoesNotExist for another user's persona, exactly as for a missing one."""
+    return persona_list(owner=owner).get(pk=persona_id)
 
 
 def job_get(*, owner: Any, job_id: Any) -> Job:

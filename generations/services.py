@@ -21,6 +21,7 @@ from generations.models import (
     Generation,
     IdempotencyKey,
     Job,
+    JobKind,
     Plan,
     Status,
 )
@@ -98,13 +99,16 @@ def generation_delete(*, generation: Generation) -> None:
     (`submissions`), the row being gone (a worker finding it gone simply stops).
 
     Its clips' finished jobs (a WAV, stems) go with them; one still in flight stays, without
-    its clip, to finish and settle its own reservation."""
+    its clip, to finish and settle its own reservation. Personas made from them stay."""
     names = media_names(generation_id=generation.pk)
     with transaction.atomic():
         states.transition(
             generation_id=generation.pk, expected=IN_FLIGHT_STATUSES, to=Status.CANCELED
         )
-        Job.objects.filter(clip__generation_id=generation.pk, status__in=TERMINAL_STATUSES).delete()
+        # Personas outlive the song they were made from (the vendor keeps them).
+        Job.objects.filter(clip__generation_id=generation.pk, status__in=TERMINAL_STATUSES).exclude(
+            kind=JobKind.PERSONA
+        ).delete()
         generation.delete()
         # Files go only once the rows are gone for good.
         transaction.on_commit(lambda: media_delete(names))

@@ -318,6 +318,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/personas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your personas
+         * @description Newest first, cursor-paginated, whatever their status. A `cursor` this API did not give out is 404.
+         */
+        get: operations["listPersonas"];
+        put?: never;
+        /**
+         * Make a persona from one of your clips
+         * @description The voice and style of one of your finished clips, kept under a name to sing new songs: `POST /generations` with `operation: persona_music` and its id. **202 Accepted** with the persona (`queued`) and its `Location`; workers take it to the music service, and it usually `succeeded` within seconds (follow it with `GET /personas/{id}`, or on the clip's generation's events stream: the clip's `jobs` carry its job, kind `persona`). Reserves `GET /me`'s `persona` price (1 credit), given back if the music service refuses (its reason in `error`, e.g. a clip older than 24 hours). Another user's clip is 404; an unfinished one 409. `Idempotency-Key` works as for generations.
+         */
+        post: operations["createPersona"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/personas/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one persona
+         * @description Its status: `succeeded` means it can sing (`operation: persona_music`). Another user's persona is 404.
+         */
+        get: operations["getPersona"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens": {
         parameters: {
             query?: never;
@@ -572,6 +616,11 @@ export interface components {
             readonly source_clip: string | null;
             /** Format: double */
             continue_at?: number | null;
+            /**
+             * Format: uuid
+             * @description The persona singing it (operation persona_music).
+             */
+            readonly persona: string | null;
             readonly clips: components["schemas"]["Clip"][];
             readonly error: components["schemas"]["GenerationError"] | null;
             /**
@@ -629,6 +678,11 @@ export interface components {
              * @description Seconds into the source clip to extend from.
              */
             continue_at?: number;
+            /**
+             * Format: uuid
+             * @description One of your own personas whose status is succeeded, to sing this song: required with operation persona_music (custom mode), not allowed otherwise; another id is 400.
+             */
+            persona?: string;
         };
         GenerationError: {
             code: components["schemas"]["CodeEnum"];
@@ -718,9 +772,10 @@ export interface components {
          *     * `stems_full` - Stems Full
          *     * `lyrics_timeline` - Lyrics Timeline
          *     * `lyrics` - Lyrics
+         *     * `persona` - Persona
          * @enum {string}
          */
-        KindEnum: "wav" | "stems_basic" | "stems_full" | "lyrics_timeline" | "lyrics";
+        KindEnum: "wav" | "stems_basic" | "stems_full" | "lyrics_timeline" | "lyrics" | "persona";
         LyricsDraft: {
             title: string;
             lyrics: string;
@@ -771,9 +826,10 @@ export interface components {
          *     * `extend` - Extend
          *     * `cover` - Cover
          *     * `concat` - Concat
+         *     * `persona_music` - Persona Music
          * @enum {string}
          */
-        OperationEnum: "create" | "extend" | "cover" | "concat";
+        OperationEnum: "create" | "extend" | "cover" | "concat" | "persona_music";
         PaginatedGenerationList: {
             /**
              * Format: uri
@@ -800,12 +856,63 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Job"][];
         };
+        PaginatedPersonaList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["Persona"][];
+        };
         /**
          * @description * `day` - day
          *     * `month` - month
          * @enum {string}
          */
         PeriodEnum: "day" | "month";
+        Persona: {
+            /** Format: uuid */
+            readonly id: string;
+            name: string;
+            description?: string;
+            styles?: string;
+            /** @description Its job's: queued → running → succeeded (it can sing: use it in a generation of operation persona_music) or failed (see `error`). */
+            readonly status: components["schemas"]["JobStatusEnum"];
+            /**
+             * Format: uuid
+             * @description The clip it was made from; null once that song is deleted (the persona stays).
+             */
+            readonly clip: string | null;
+            /**
+             * Format: uuid
+             * @description The job making it.
+             */
+            readonly job: string;
+            readonly error: components["schemas"]["JobError"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly finished_at: string;
+        };
+        /** @description A JSON object with only the declared fields (none: an empty object or no body). */
+        PersonaCreateRequest: {
+            /**
+             * Format: uuid
+             * @description One of your own succeeded clips, with the voice to keep (the music service asks for a recent one: made within the last 24 hours). Another user's clip is 404.
+             */
+            clip: string;
+            /** @description What to call it, e.g. 'Velvet'. */
+            name: string;
+            /** @description The voice and style in words, e.g. 'a warm alto with a soft vibrato'. */
+            description?: string;
+            /** @description Style words, e.g. 'soul, neo-soul'. */
+            styles?: string;
+        };
         Plan: {
             name: string;
             period: components["schemas"]["PeriodEnum"];
@@ -2316,8 +2423,9 @@ export interface operations {
                  *     * `stems_full` - Stems Full
                  *     * `lyrics_timeline` - Lyrics Timeline
                  *     * `lyrics` - Lyrics
+                 *     * `persona` - Persona
                  */
-                kind?: "lyrics" | "lyrics_timeline" | "stems_basic" | "stems_full" | "wav";
+                kind?: "lyrics" | "lyrics_timeline" | "persona" | "stems_basic" | "stems_full" | "wav";
                 /** @description Number of results to return per page. */
                 page_size?: number;
             };
@@ -2546,6 +2654,238 @@ export interface operations {
             };
             /** @description No token, or a bad, expired or revoked one. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPersonas: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedPersonaList"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such page: the cursor is not one we gave out. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createPersona: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PersonaCreateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Persona"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Persona"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the resource's current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPersona: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Persona"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -22,7 +22,7 @@ from generations.upstream import (
 )
 from workers.musicapi import errors
 from workers.musicapi.client import MusicApiClient
-from workers.musicapi.types import CreateRequest, DerivedAnswer, Limits
+from workers.musicapi.types import CreateRequest, DerivedAnswer, Limits, PersonaRequest
 
 # What a lone file of each kind is called (stems are named by the vendor's titles).
 FILE_NAMES = {JobKind.WAV: "wav", JobKind.STEMS_BASIC: "stem", JobKind.STEMS_FULL: "stem"}
@@ -49,6 +49,7 @@ class MusicApiUpstream:
             vocal_gender=generation.vocal_gender,
             operation=generation.operation,
             source_vendor_clip_id=source.vendor_clip_id if source else "",
+            persona_id=generation.persona.vendor_persona_id if generation.persona_id else "",
             continue_at=generation.continue_at,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
@@ -98,6 +99,17 @@ class MusicApiUpstream:
                 return UpstreamJob(
                     finished=True, data=[{"title": d.title, "lyrics": d.lyrics} for d in drafts]
                 )
+            if job.kind == JobKind.PERSONA:
+                persona = job.persona
+                persona_id = self.client.persona(
+                    PersonaRequest(
+                        clip_id=job.vendor_clip_id,
+                        name=persona.name,
+                        describe=persona.description,
+                        styles=persona.styles,
+                    )
+                )
+                return UpstreamJob(finished=True, data=persona_id)
         raise UpstreamBroken(f"no vendor call for a {job.kind} job")
 
     def job_status(self, job: Job) -> UpstreamJob:
@@ -148,6 +160,9 @@ def get_upstream() -> MusicApiUpstream:
             tags=limits["tags"],
             negative_tags=limits["negative_tags"],
             lyrics_description=limits["lyrics_description"],
+            persona_name=limits["persona_name"],
+            persona_describe=limits["persona_description"],
+            persona_styles=limits["persona_styles"],
             newer_models=frozenset(settings.MUSIC_NEWER_MODELS),
         ),
     )

@@ -27,11 +27,13 @@ from generations.models import (
     MediaState,
     Mode,
     Operation,
+    Persona,
     Status,
     VocalGender,
 )
+from generations.personas import PersonaNotReady, persona_for_generation
 from generations.quotas import account_for, plan_for
-from generations.selectors import clip_get
+from generations.selectors import clip_get, persona_get
 
 CUSTOM_ONLY = ("lyrics", "title", "tags", "auto_lyrics")
 NEWER_MODEL_ONLY = ("vocal_gender", "auto_lyrics")
@@ -79,6 +81,12 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     continue_at = StrictFloatField(
         required=False, min_value=0, help_text="Seconds into the source clip to extend from."
     )
+    persona = serializers.UUIDField(
+        required=False,
+        help_text="One of your own personas whose status is succeeded, to sing this song: "
+        "required with operation persona_music (custom mode), not allowed otherwise; another "
+        "id is 400.",
+    )
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -94,6 +102,7 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
         self._check_model_features(attrs, errors)
         self._check_lengths(attrs, errors)
         self._check_operation(attrs, errors)
+        self._check_persona(attrs, errors)
         self._check_plan(attrs, errors)
         if errors:
             raise serializers.ValidationError(errors)
@@ -190,9 +199,28 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
             return None
         return clip
 
+    def _check_persona(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        if attrs["operation"] != Operation.PERSONA_MUSIC:
+            if "persona" in attrs:
+                errors["persona"] = ["Only allowed with operation persona_music."]
+            return
+        if attrs["mode"] != Mode.CUSTOM:
+            # The vendor's persona_music requires custom_mode and a prompt (docs/upstream.md P3).
+            errors["mode"] = ["Operation persona_music takes custom mode: lyrics, title, tags."]
+        if "persona" not in attrs:
+            errors["persona"] = ["Required with operation persona_music."]
+            return
+        try:
+            persona = persona_get(owner=self.context["request"].user, persona_id=attrs["persona"])
+            attrs["persona"] = persona_for_generation(persona)
+        except Persona.DoesNotExist:
+            errors["persona"] = ["No persona of yours has this id."]
+        except PersonaNotReady as exc:
+            errors["persona"] = [str(exc)]
+
     def _check_operation(self, attrs: dict[str, Any], errors: dict[str, list[str]]) -> None:
         operation = attrs["operation"]
-        if operation == Operation.CREATE:
+        if operation in (Operation.CREATE, Operation.PERSONA_MUSIC):
             for name in ("source_clip", "continue_at"):
                 if name in attrs:
                     errors[name] = ["Only allowed with operation extend or cover."]
@@ -281,6 +309,12 @@ PUBLIC_STATUSES = [s for s in Status.values if s != Status.SUBMITTING]
 class GenerationSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     source_clip = serializers.UUIDField(source="source_clip_id", allow_null=True, read_only=True)
+    persona = serializers.UUIDField(
+        source="persona_id",
+        allow_null=True,
+        read_only=True,
+        help_text="The persona singing it (operation persona_music).",
+    )
     clips = ClipSerializer(many=True, read_only=True)
     error = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField(
@@ -305,6 +339,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "vocal_gender",
             "source_clip",
             "continue_at",
+            "persona",
             "clips",
             "error",
             "events_url",

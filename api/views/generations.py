@@ -36,6 +36,7 @@ GENERATION_EXAMPLE = {
     "vocal_gender": "",
     "source_clip": None,
     "continue_at": None,
+    "persona": None,
     "clips": [
         {
             "id": "0b5e8c1d-2f4a-4e6b-8c9d-1a2b3c4d5e6f",
@@ -122,6 +123,20 @@ CREATE_EXAMPLES = [
         description="An extend returns only the new part; concat (2 credits) merges the clip of "
         "one of your extends with what it extended. It takes nothing but `source_clip`.",
         value={"operation": "concat", "source_clip": "0b5e8c1d-2f4a-4e6b-8c9d-1a2b3c4d5e6f"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Sung by one of your personas",
+        description="A persona (`POST /personas`, status succeeded) sings new lyrics; custom "
+        "mode only, 15 credits like a song.",
+        value={
+            "operation": "persona_music",
+            "persona": "5a7d3e21-8c4b-4f9a-b2e6-0d1c9f8a7b65",
+            "mode": "custom",
+            "title": "Night Drive",
+            "tags": "soul, slow groove",
+            "lyrics": "[Verse]\nCity lights are calling\n[Chorus]\nDrive on through the night",
+        },
         request_only=True,
     ),
 ]

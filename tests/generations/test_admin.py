@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from generations.models import Clip, Generation, Job, Status
+from generations.models import Clip, Generation, Job, Persona, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +70,15 @@ def test_jobs_are_shown_but_cannot_be_edited(operator, alice):
     job.refresh_from_db()
     assert (job.status, job.settled) == (Status.RUNNING, False)
     assert operator.get("/admin/generations/job/").status_code == 200
+
+
+def test_personas_are_listed_with_their_jobs_status_and_cannot_be_edited(operator, alice):
+    job = Job.objects.create(owner=alice, kind="persona", status=Status.SUCCEEDED)
+    persona = Persona.objects.create(owner=alice, job=job, name="Velvet")
+    listing = operator.get("/admin/generations/persona/")
+    assert listing.status_code == 200
+    assert b"Velvet" in listing.content and b"succeeded" in listing.content
+    url = f"/admin/generations/persona/{persona.pk}/change/"
+    assert operator.post(url, {"name": "Smoke"}).status_code == 403
+    persona.refresh_from_db()
+    assert persona.name == "Velvet"
