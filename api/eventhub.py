@@ -9,7 +9,10 @@ id per generation (events carry the whole current state, so coalescing loses not
 by SSE_SUBSCRIPTION_MAX_PENDING; a stream that falls further behind is ended and reconnects with
 `Last-Event-ID`.
 
-Database work of streams runs on a small shared thread pool (`run_db`), not a thread per stream.
+Database work of streams runs on a small shared thread pool (`run_db`), not a thread per stream,
+and is shared: the hub's `snapshots` load each generation once per event for all the streams it
+wakes (`api.live_snapshots`), and `batched` coalesces the same check asked by many streams at
+once (opening 50 streams of one generation with one token authorizes once).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from redis.exceptions import RedisError
 
+from api.live_snapshots import Batcher, Snapshots
 from api.tokens import token_live_ids
 from generations.events import FEED_KEY
 
@@ -143,6 +147,15 @@ class Hub:
         self._releasing: set[asyncio.Task] = set()
         self._started = asyncio.Lock()
         self._acquire = self.redis.register_script(_ACQUIRE)
+        self.snapshots = Snapshots()
+        self._batchers: dict[Callable, Batcher] = {}
+
+    async def batched(self, load: Callable[[list[Any]], dict[Any, Any]], key: Any) -> Any:
+        """`load([key, ...])[key]`, run once for every stream asking the same key at once and in
+        one call with the other keys asked meanwhile (see `Batcher`)."""
+        if load not in self._batchers:
+            self._batchers[load] = Batcher(load)
+        return await self._batchers[load].get(key)
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -216,6 +229,7 @@ class Hub:
         while True:
             _raise_if_cancelled()
             await asyncio.sleep(settings.SSE_HEARTBEAT_S)
+            self.snapshots.forget(older_than_s=settings.SSE_HEARTBEAT_S)
             subs = self.subscriptions
             if not subs:
                 continue

@@ -86,6 +86,37 @@ def event_latest_id(*, generation_id: Any) -> int | None:
     return Event.objects.filter(generation_id=generation_id).aggregate(m=Max("id"))["m"]
 
 
+def generations_with_latest_event(*, generation_ids: list[Any]) -> dict[str, tuple[Any, Any]]:
+    """Each generation (str id -> (Generation or None once deleted, its latest event id)), in
+    three queries for any number, clips and their jobs loaded. The event ids are read first, so
+    each generation is at least as new as its latest event id says."""
+    latest = dict(
+        Event.objects.filter(generation_id__in=generation_ids)
+        .values("generation_id")
+        .annotate(m=Max("id"))
+        .values_list("generation_id", "m")
+    )
+    found = {
+        str(g.pk): g
+        for g in Generation.objects.filter(pk__in=generation_ids).prefetch_related(
+            "clips", *(f"clips__{name}" for name in CLIP_JOBS)
+        )
+    }
+    latest = {str(pk): m for pk, m in latest.items()}
+    return {str(pk): (found.get(str(pk)), latest.get(str(pk))) for pk in generation_ids}
+
+
+def events_with_generations(*, event_ids: list[int]) -> dict[int, Event]:
+    """The events (of any owner: callers check it) with their generations and clips as they are
+    now; an event deleted meanwhile is missing."""
+    return {
+        event.pk: event
+        for event in Event.objects.filter(pk__in=event_ids)
+        .select_related("generation")
+        .prefetch_related("generation__clips", *(f"generation__clips__{n}" for n in CLIP_JOBS))
+    }
+
+
 def events_to_resume(*, owner: Any, after: int | None) -> list[Event]:
     """What a per-user stream starts with: the latest event of each generation in flight and,
     when `after` is an id the caller may have seen, of each generation with an event since.
@@ -109,14 +140,4 @@ def events_to_resume(*, owner: Any, after: int | None) -> list[Event]:
         .select_related("generation")
         .prefetch_related("generation__clips", *(f"generation__clips__{n}" for n in CLIP_JOBS))
         .order_by("pk")
-    )
-
-
-def event_with_generation(*, event_id: int, owner: Any) -> Event | None:
-    """The event with its generation and clips, as they are now (None once deleted)."""
-    return (
-        Event.objects.filter(pk=event_id, owner=owner)
-        .select_related("generation")
-        .prefetch_related("generation__clips", *(f"generation__clips__{n}" for n in CLIP_JOBS))
-        .first()
     )

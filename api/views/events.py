@@ -20,13 +20,12 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from api import eventhub
+from api import eventhub, live_snapshots
 from api.problems import CONTENT_TYPE, problem
-from api.serializers.generations import GenerationSerializer
 from api.signing import Grant, SignatureInvalid, grant_issue, signature_verify
 from api.tokens import token_authenticate, token_user_id
 from generations import events, selectors
-from generations.models import TERMINAL_STATUSES, Event, Generation, MediaState, Status
+from generations.models import Generation
 
 
 def _problem(status: int, detail: str, **headers: str) -> JsonResponse:
@@ -56,8 +55,8 @@ class _Unauthorized(Exception):
     pass
 
 
-def _bearer(request: HttpRequest) -> _Access:
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+def _bearer(authorization: str) -> _Access:
+    scheme, _, secret = authorization.partition(" ")
     api_token = token_authenticate(secret=secret) if scheme.lower() == "bearer" else None
     if api_token is None:
         raise _Unauthorized
@@ -76,91 +75,54 @@ def _denied(exc: Exception) -> JsonResponse:
     return _problem(404, "There is nothing here.")
 
 
-def _authorize_generation(request: HttpRequest, pk) -> tuple[Generation, _Access] | JsonResponse:
-    """The caller's generation, by Bearer token or by signed `sig`; else a problem response."""
-    sig = request.GET.get("sig")
+_DENIED = (SignatureInvalid, _Unauthorized, Generation.DoesNotExist, ValidationError)
+
+# What a stream is opened with: (`sig` or None, the Authorization header, the generation id or
+# None for the user's stream). Streams opened with the same credentials at once are checked once.
+_Ask = tuple[str | None, str, str | None]
+
+
+def _authorize(ask: _Ask) -> _Access | Exception:
+    """Who may follow the generation (or, without one, their own stream); the exception that
+    says why not otherwise."""
+    sig, authorization, pk = ask
     try:
+        if pk is None:
+            return _authorize_user(sig, authorization)
         if sig is not None:
             link = signature_verify(sig, pk, "events")
-            generation = Generation.objects.get(pk=pk)
-            return generation, _Access(link.token_id, generation.owner_id, link)
-        access = _bearer(request)
-        return selectors.generation_get(owner=access.user_id, generation_id=pk), access
-    except (SignatureInvalid, _Unauthorized, Generation.DoesNotExist, ValidationError) as exc:
-        return _denied(exc)
+            owner_id = Generation.objects.values_list("owner_id", flat=True).get(pk=pk)
+            return _Access(link.token_id, owner_id, link)
+        access = _bearer(authorization)
+        if not selectors.generation_list(owner=access.user_id).filter(pk=pk).exists():
+            raise Generation.DoesNotExist
+        return access
+    except _DENIED as exc:
+        return exc
 
 
-def _authorize_user(request: HttpRequest) -> _Access | JsonResponse:
+def _authorize_all(asks: list[_Ask]) -> dict[_Ask, _Access | Exception]:
+    return {ask: _authorize(ask) for ask in asks}
+
+
+def _authorize_user(sig: str | None, authorization: str) -> _Access:
     """The caller, by Bearer token or by the signed `events_url` of GET /me."""
-    sig = request.GET.get("sig")
-    try:
-        if sig is None:
-            return _bearer(request)
-        parts = sig.split(":", 1)
-        user_id = token_user_id(parts[0]) if len(parts[0]) == 32 else None
-        link = signature_verify(sig, user_id, "stream")
-        return _Access(link.token_id, user_id, link)
-    except (SignatureInvalid, _Unauthorized, ValidationError) as exc:
-        return _denied(exc)
+    if sig is None:
+        return _bearer(authorization)
+    parts = sig.split(":", 1)
+    user_id = token_user_id(parts[0]) if len(parts[0]) == 32 else None
+    link = signature_verify(sig, user_id, "stream")
+    return _Access(link.token_id, user_id, link)
 
 
-def _is_done(generation: Generation) -> bool:
-    """Over, every clip's copy settled (when it succeeded) and every job on its clips (a WAV,
-    stems) ended with its files landed: nothing more will change."""
-    clips = generation.clips.all()
-    done = generation.status in TERMINAL_STATUSES and (
-        generation.status != Status.SUCCEEDED
-        or all(c.media_state != MediaState.PENDING for c in clips if c.state == "succeeded")
-    )
-    jobs_settled = all(
-        job.status in TERMINAL_STATUSES
-        and all(f.media_state != MediaState.PENDING for f in job.files.all())
-        for clip in clips
-        for job in clip.jobs.all()
-    )
-    return done and jobs_settled
+async def _access(request: HttpRequest, pk=None) -> _Access | JsonResponse:
+    ask = (request.GET.get("sig"), request.headers.get("Authorization", ""), pk and str(pk))
+    found = await eventhub.hub().batched(_authorize_all, ask)
+    return _denied(found) if isinstance(found, Exception) else found
 
 
-def _frame(event_id: int | None, name: str, body: dict) -> str:
-    data = json.dumps(body, default=str)
+def _frame(event_id: int | None, name: str, data: str) -> str:
     return f"id: {events.public_id(event_id or 0)}\nevent: {name}\ndata: {data}\n\n"
-
-
-class _Snapshot:
-    """Serializes the current state for an event (queries per event, never a polling loop)."""
-
-    def __init__(self, request: HttpRequest, access: _Access) -> None:
-        self.request, self.access = request, access
-
-    def generation(self, generation: Generation) -> dict:
-        context = {"request": self.request, "grant": self.access.grant()}
-        return GenerationSerializer(generation, context=context).data
-
-    def of(self, pk) -> tuple[dict, bool, int | None]:
-        """(the generation now, whether it is done, the id of its latest event)"""
-        generation = Generation.objects.prefetch_related(
-            "clips", *(f"clips__{name}" for name in selectors.CLIP_JOBS)
-        ).get(pk=pk)
-        latest = selectors.event_latest_id(generation_id=pk)
-        return self.generation(generation), _is_done(generation), latest
-
-    def envelope(self, event: Event) -> dict:
-        """The payload webhooks carry too: {id, type, timestamp, clip, data: the generation now}."""
-        return {
-            "id": event.public_id,
-            "type": event.type,
-            "timestamp": event.created_at.isoformat(),
-            "clip": str(event.clip_id) if event.clip_id else None,
-            "data": self.generation(event.generation),
-        }
-
-    def event(self, event_id: int) -> dict | None:
-        event = selectors.event_with_generation(event_id=event_id, owner=self.access.user_id)
-        return None if event is None else self.envelope(event)
-
-    def resume(self, after: int | None) -> list[tuple[int, dict]]:
-        rows = selectors.events_to_resume(owner=self.access.user_id, after=after)
-        return [(row.pk, self.envelope(row)) for row in rows]
 
 
 async def _waits(sub: eventhub.Subscription, access: _Access) -> AsyncIterator[dict]:
@@ -181,53 +143,68 @@ async def _waits(sub: eventhub.Subscription, access: _Access) -> AsyncIterator[d
 
 
 async def _generation_stream(
-    snapshot: _Snapshot, pk, sub: eventhub.Subscription, last: int | None
+    request: HttpRequest, access: _Access, pk: str, sub: eventhub.Subscription, last: int | None
 ) -> AsyncIterator[str]:
     hub = eventhub.hub()
     try:
         yield f"retry: {settings.SSE_RETRY_MS}\n\n"
-        body, done, sent = await eventhub.run_db(snapshot.of, pk)
+        state = await hub.snapshots.generation(pk)
+        if state is None:  # deleted meanwhile
+            return
+        sent = state.latest
         # A resume that has seen the latest event gets nothing new; any other id (malformed,
         # unknown, out of range) starts from the current state. The last state always goes out.
-        if last is None or last != sent or done:
-            yield _frame(sent, "generation", body)
-        if done:
+        if last is None or last != sent or state.done:
+            yield _frame(sent, "generation", state.json(request, access.grant()))
+        if state.done:
             return
-        async for changed in _waits(sub, snapshot.access):
-            event_id, _ = changed.get(str(pk), (None, ""))
+        async for changed in _waits(sub, access):
+            event_id, _ = changed.get(pk, (None, ""))
             if event_id is None:
                 if not changed:
                     yield ": heartbeat\n\n"
             elif event_id != sent:  # one that committed late is sent too: the state moved
-                body, done, _ = await eventhub.run_db(snapshot.of, pk)
-                yield _frame(event_id, "generation", body)
+                state = await hub.snapshots.generation(pk, event_id)
+                if state is None:
+                    return
+                yield _frame(event_id, "generation", state.json(request, access.grant()))
                 sent = event_id
-                if done:
+                if state.done:
                     return
     finally:
         hub.release(sub)
 
 
+def _resume(access: _Access, after: int | None, request: HttpRequest) -> list[tuple[int, str, str]]:
+    rows = selectors.events_to_resume(owner=access.user_id, after=after)
+    grant = access.grant()
+    return [
+        (row.pk, row.type, json.dumps(live_snapshots.envelope(row, request, grant), default=str))
+        for row in rows
+    ]
+
+
 async def _user_stream(
-    snapshot: _Snapshot, sub: eventhub.Subscription, last: int | None
+    request: HttpRequest, access: _Access, sub: eventhub.Subscription, last: int | None
 ) -> AsyncIterator[str]:
     hub = eventhub.hub()
     sent: dict[str, int] = {}  # generation id -> the last event id sent for it
     try:
         yield f"retry: {settings.SSE_RETRY_MS}\n\n"
-        for event_id, envelope in await eventhub.run_db(snapshot.resume, last):
-            sent[envelope["data"]["id"]] = event_id
-            yield _frame(event_id, envelope["type"], envelope)
-        async for changed in _waits(sub, snapshot.access):
+        for event_id, type_, data in await eventhub.run_db(_resume, access, last, request):
+            sent[json.loads(data)["data"]["id"]] = event_id
+            yield _frame(event_id, type_, data)
+        async for changed in _waits(sub, access):
             if not changed:
                 yield ": heartbeat\n\n"
             for generation_id, (event_id, _) in sorted(changed.items(), key=lambda c: c[1][0]):
                 if sent.get(generation_id) == event_id:
                     continue
-                envelope = await eventhub.run_db(snapshot.event, event_id)
-                if envelope is not None:  # deleted meanwhile: nothing to tell
+                state = await hub.snapshots.event(event_id)
+                # Deleted meanwhile: nothing to tell. The hub routes by owner; checked again.
+                if state is not None and state.event.owner_id == access.user_id:
                     sent[generation_id] = event_id
-                    yield _frame(event_id, envelope["type"], envelope)
+                    yield _frame(event_id, state.event.type, state.json(request, access.grant()))
     finally:
         hub.release(sub)
 
@@ -256,21 +233,21 @@ async def _open(
 async def generation_events(request: HttpRequest, pk):
     if request.method != "GET":
         return _problem(405, "Only GET is allowed here.", Allow="GET")
-    found = await eventhub.run_db(_authorize_generation, request, pk)
-    if isinstance(found, JsonResponse):
-        return found
-    _, access = found
-    snapshot, last = _Snapshot(request, access), _last_event_id(request)
-    return await _open(str(pk), access, lambda sub: _generation_stream(snapshot, pk, sub, last))
+    access = await _access(request, pk)
+    if isinstance(access, JsonResponse):
+        return access
+    last = _last_event_id(request)
+    return await _open(
+        str(pk), access, lambda sub: _generation_stream(request, access, str(pk), sub, last)
+    )
 
 
 @csrf_exempt
 async def user_events(request: HttpRequest):
     if request.method != "GET":
         return _problem(405, "Only GET is allowed here.", Allow="GET")
-    access = await eventhub.run_db(_authorize_user, request)
+    access = await _access(request)
     if isinstance(access, JsonResponse):
         return access
-    snapshot, last = _Snapshot(request, access), _last_event_id(request)
-    topic = eventhub.user_topic(access.user_id)
-    return await _open(topic, access, lambda sub: _user_stream(snapshot, sub, last))
+    last, topic = _last_event_id(request), eventhub.user_topic(access.user_id)
+    return await _open(topic, access, lambda sub: _user_stream(request, access, sub, last))
