@@ -552,11 +552,18 @@ class WebhookEndpoint(models.Model):
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
 
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
+
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"  # not delivered yet: an attempt is queued or scheduled
     SUCCEEDED = "succeeded"
-    FAILED = "failed"  # out of retries, or the endpoint was disabled or deleted
+    FAILED = "failed"  # out of retries (or held past them)
+    # Not sent because the endpoint is disabled: sent again if it is re-enabled within
+    # WEBHOOK_RETRY_WINDOW_S of the event, failed after that.
+    HELD = "held"
 
 
 class WebhookDelivery(models.Model):

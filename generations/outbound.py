@@ -9,7 +9,10 @@
   "{id}.{timestamp}.{body}">` keyed with the base64 part of the endpoint's `whsec_` secret.
 - A 2xx is delivered; anything else (a timeout, a 5xx, a refusal) is retried on RETRY_DELAYS_S
   until WEBHOOK_RETRY_WINDOW_S after the event, then failed. WEBHOOK_DISABLE_AFTER_FAILURES
-  failed attempts in a row disable the endpoint.
+  failed attempts in a row disable the endpoint; so can its owner.
+- A disabled endpoint is sent nothing: its deliveries (those pending when it was disabled, and
+  one per event since) are held. Re-enabling it (its owner) sends again those still within
+  WEBHOOK_RETRY_WINDOW_S of their event, with the same webhook-id; older ones fail.
 - URLs follow the egress rules of media: https to public addresses only, unless the operator
   lists the endpoint in WEBHOOK_ALLOWED_HOSTS.
 """
@@ -125,6 +128,61 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     return endpoint
 
 
+DISABLED_BY_OWNER = "Disabled by its owner."
+HELD_TOO_LONG = "Held while the endpoint was disabled, past the 24 h window: not sent again."
+
+
+def endpoint_disable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Its owner turns it off: nothing is sent until it is enabled; deliveries are held.
+    Disabling a disabled endpoint keeps the first reason."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if endpoint.disabled_at is None:
+            endpoint.disabled_at = timezone.now()
+            endpoint.disabled_reason = DISABLED_BY_OWNER
+            endpoint.save(update_fields=["disabled_at", "disabled_reason"])
+            _hold_pending(endpoint)
+    return endpoint
+
+
+def endpoint_enable(
+    *, endpoint: WebhookEndpoint, check: Callable[[str], Any] | None = None
+) -> WebhookEndpoint:
+    """Turn it on again (its URL must still pass the rules: WebhookUrlRefused) and send again,
+    with the same webhook-id, what was held within WEBHOOK_RETRY_WINDOW_S of its event; what
+    is older fails. Enabling an enabled endpoint changes nothing."""
+    webhook_url_check(endpoint.url, check=check)
+    now = timezone.now()
+    window_start = now - timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_S)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if endpoint.disabled_at is None:
+            return endpoint
+        endpoint.disabled_at, endpoint.disabled_reason, endpoint.failure_streak = None, "", 0
+        endpoint.save(update_fields=["disabled_at", "disabled_reason", "failure_streak"])
+        held = WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.HELD)
+        held.filter(created_at__lte=window_start).update(
+            status=DeliveryStatus.FAILED, error=HELD_TOO_LONG
+        )
+        resent = list(held.filter(created_at__gt=window_start).values_list("pk", flat=True))
+        WebhookDelivery.objects.filter(pk__in=resent).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now
+        )
+        for delivery_id in resent:
+            dispatch.send_on_commit_or_leave_to_reconciler(dispatch.DELIVER_WEBHOOK, delivery_id)
+    logger.info(
+        "webhook endpoint %s enabled; %d held deliveries sent again", endpoint.pk, len(resent)
+    )
+    return endpoint
+
+
+def _hold_pending(endpoint: WebhookEndpoint) -> None:
+    """In the transaction that disables it: its queued attempts find their delivery held."""
+    WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.HELD, error="The endpoint is disabled."
+    )
+
+
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()  # its deliveries go with it; a queued attempt finds nothing and stops
 
@@ -133,20 +191,29 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 
 def deliveries_create(event: Event) -> list[int]:
-    """In the event's transaction: a delivery row per live endpoint of the owner that wants it;
-    each is sent to the workers once the transaction commits."""
+    """In the event's transaction: a delivery row per endpoint of the owner that wants it; each
+    one to a live endpoint is sent to the workers once the transaction commits, the others are
+    held (sent if their endpoint is enabled in time)."""
     endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(owner_id=event.owner_id, disabled_at__isnull=True)
-        if e.wants(event.type)
+        e for e in WebhookEndpoint.objects.filter(owner_id=event.owner_id) if e.wants(event.type)
     ]
     if not endpoints:
         return []
-    rows = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(endpoint=e, event=event) for e in endpoints]
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint=e,
+                event=event,
+                status=DeliveryStatus.PENDING if e.enabled else DeliveryStatus.HELD,
+                error="" if e.enabled else "The endpoint is disabled.",
+            )
+            for e in endpoints
+        ]
     )
-    ids = [row.pk for row in rows if row.pk is not None] or list(
-        WebhookDelivery.objects.filter(event=event).values_list("pk", flat=True)
+    ids = list(
+        WebhookDelivery.objects.filter(event=event, status=DeliveryStatus.PENDING).values_list(
+            "pk", flat=True
+        )
     )
     for delivery_id in ids:
         dispatch.send_on_commit_or_leave_to_reconciler(dispatch.DELIVER_WEBHOOK, delivery_id)
@@ -232,7 +299,7 @@ def delivery_attempt(*, delivery_id: Any, post: Post, now: float | None = None) 
         return
     endpoint = delivery.endpoint
     if endpoint.disabled_at is not None:
-        _finish(delivery, DeliveryStatus.FAILED, error="The endpoint is disabled.")
+        _finish(delivery, DeliveryStatus.HELD, error="The endpoint is disabled.")
         return
     if not delivery.body:
         delivery.body = _body(delivery)
@@ -287,16 +354,23 @@ def _failed(delivery: WebhookDelivery, reason: str, status: int | None) -> None:
             endpoint.disabled_reason = f"{endpoint.failure_streak} failed attempts in a row"
             logger.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
         endpoint.save(update_fields=["failure_streak", "disabled_at", "disabled_reason"])
-        give_up = next_at > window_ends or endpoint.disabled_at is not None
+        if disable:
+            _hold_pending(endpoint)
+        if next_at > window_ends:
+            outcome = DeliveryStatus.FAILED
+        elif endpoint.disabled_at is not None:
+            outcome = DeliveryStatus.HELD  # sent again if it is enabled in time
+        else:
+            outcome = DeliveryStatus.PENDING
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
+            status=outcome,
             attempts=attempts,
             last_attempt_at=now,
             next_attempt_at=next_at,
             response_status=status,
             error=reason[:300],
         )
-        if not give_up:
+        if outcome == DeliveryStatus.PENDING:
             transaction.on_commit(
                 lambda: dispatch.send(
                     dispatch.DELIVER_WEBHOOK, delivery.pk, delay_ms=delay_s * 1000

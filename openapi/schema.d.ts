@@ -421,7 +421,7 @@ export interface paths {
         put?: never;
         /**
          * Register a webhook endpoint
-         * @description Your server hears about your generations without polling. The answer holds the signing secret **once**. Each delivery is a POST of an `Event` (JSON: `id`, `type`, `timestamp`, `data` the generation without links) with `webhook-id` (the event's `evt_<n>`, the same on every retry and on the SSE streams), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed with the base64-decoded part of the secret after `whsec_` (the Standard Webhooks spec: any of its libraries verifies it). A 2xx is delivered; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h and 10 h, for up to 24 h. WEBHOOK_DISABLE_AFTER_FAILURES failed attempts in a row disable the endpoint.
+         * @description Your server hears about your generations without polling. The answer holds the signing secret **once**. Each delivery is a POST of an `Event` (JSON: `id`, `type`, `timestamp`, `data` the generation without links) with `webhook-id` (the event's `evt_<n>`, the same on every retry and on the SSE streams), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed with the base64-decoded part of the secret after `whsec_` (the Standard Webhooks spec: any of its libraries verifies it). A 2xx is delivered; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h and 10 h, for up to 24 h. WEBHOOK_DISABLE_AFTER_FAILURES failed attempts in a row disable the endpoint (`POST /webhooks/{id}/enable` turns it on again).
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -463,11 +463,51 @@ export interface paths {
         };
         /**
          * A webhook endpoint's delivery attempts
-         * @description Newest first, the latest 100: each event's status, attempts, the receiver's last HTTP status or error, and when the next attempt is due.
+         * @description Newest first, the latest 100: each event's status (`held`: not sent while the endpoint is disabled), attempts, the receiver's last HTTP status or error, and when the next attempt is due.
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable a webhook endpoint
+         * @description Nothing is sent to it until it is enabled again; deliveries are held meanwhile (see enableWebhook). Disabling a disabled endpoint keeps its first reason.
+         */
+        post: operations["disableWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-enable a webhook endpoint
+         * @description Turns on an endpoint that was disabled (after a long run of failed attempts, or by you), once its URL still passes the rules (else 400 naming the rule, and it stays disabled). Its held deliveries (pending when it was disabled, and one per event since) are sent again with the same `webhook-id` if their event is less than 24 h old; older ones are marked failed. Enabling an enabled endpoint changes nothing.
+         */
+        post: operations["enableWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1041,9 +1081,10 @@ export interface components {
          * @description * `pending` - Pending
          *     * `succeeded` - Succeeded
          *     * `failed` - Failed
+         *     * `held` - Held
          * @enum {string}
          */
-        WebhookDeliveryStatusEnum: "pending" | "succeeded" | "failed";
+        WebhookDeliveryStatusEnum: "pending" | "succeeded" | "failed" | "held";
         WebhookEndpoint: {
             /** Format: uuid */
             readonly id: string;
@@ -1051,6 +1092,8 @@ export interface components {
             url: string;
             /** @description Event types to send; empty or absent: every type. */
             events?: components["schemas"]["EventsEnum"][];
+            /** @description false once disabled (after a long run of failures, or by you): nothing is sent and its deliveries are held until `POST /webhooks/{id}/enable`. */
+            readonly enabled: boolean;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -1070,6 +1113,8 @@ export interface components {
             url: string;
             /** @description Event types to send; empty or absent: every type. */
             events?: components["schemas"]["EventsEnum"][];
+            /** @description false once disabled (after a long run of failures, or by you): nothing is sent and its deliveries are held until `POST /webhooks/{id}/enable`. */
+            readonly enabled: boolean;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -3331,6 +3376,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"][];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disableWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID string identifying this webhook endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    enableWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID string identifying this webhook endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description Invalid request: `errors` names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No token, or a bad, expired or revoked one. */

@@ -7,13 +7,31 @@ ENDPOINT_EXAMPLE = {
     "id": "5b0f3c57-2a4e-4a65-9d57-1d1b0a3c9e10",
     "url": "https://example.com/hooks/music",
     "events": ["generation.succeeded", "generation.failed"],
+    "enabled": True,
     "created_at": "2026-11-25T12:00:00Z",
     "disabled_at": None,
     "disabled_reason": "",
 }
+DISABLED_EXAMPLE = {
+    **ENDPOINT_EXAMPLE,
+    "enabled": False,
+    "disabled_at": "2026-11-26T02:14:09Z",
+    "disabled_reason": "100 failed attempts in a row",
+}
+OWNER_DISABLED_EXAMPLE = {
+    **DISABLED_EXAMPLE,
+    "disabled_reason": "Disabled by its owner.",
+}
 
 
-@extend_schema_serializer(examples=[OpenApiExample("An endpoint", value=ENDPOINT_EXAMPLE)])
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("An endpoint", value=ENDPOINT_EXAMPLE),
+        OpenApiExample(
+            "Disabled after a long run of failures", value=DISABLED_EXAMPLE, response_only=True
+        ),
+    ]
+)
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
         source="event_types",
@@ -28,10 +46,16 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         "in WEBHOOK_ALLOWED_HOSTS); at most 2,000 characters.",
     )
 
+    enabled = serializers.BooleanField(
+        read_only=True,
+        help_text="false once disabled (after a long run of failures, or by you): nothing is "
+        "sent and its deliveries are held until `POST /webhooks/{id}/enable`.",
+    )
+
     class Meta:
         model = WebhookEndpoint
-        fields = ("id", "url", "events", "created_at", "disabled_at", "disabled_reason")
-        read_only_fields = ("id", "created_at", "disabled_at", "disabled_reason")
+        fields = ("id", "url", "events", "enabled", "created_at", "disabled_at", "disabled_reason")
+        read_only_fields = ("id", "enabled", "created_at", "disabled_at", "disabled_reason")
 
 
 @extend_schema_serializer(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.serializers.problems import problem_responses
 from api.serializers.webhooks import (
+    ENDPOINT_EXAMPLE,
+    OWNER_DISABLED_EXAMPLE,
     WebhookDeliverySerializer,
     WebhookEndpointSerializer,
     WebhookEndpointWithSecretSerializer,
@@ -24,7 +26,7 @@ SIGNING = (
     "base64-decoded part of the secret after `whsec_` (the Standard Webhooks spec: any of its "
     "libraries verifies it). A 2xx is delivered; anything else is retried after 5 s, 5 min, "
     "30 min, 2 h, 5 h and 10 h, for up to 24 h. WEBHOOK_DISABLE_AFTER_FAILURES failed attempts "
-    "in a row disable the endpoint."
+    "in a row disable the endpoint (`POST /webhooks/{id}/enable` turns it on again)."
 )
 
 
@@ -97,10 +99,44 @@ class WebhookViewSet(
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
 
     @extend_schema(
+        operation_id="enableWebhook",
+        summary="Re-enable a webhook endpoint",
+        description="Turns on an endpoint that was disabled (after a long run of failed "
+        "attempts, or by you), once its URL still passes the rules (else 400 naming the rule, "
+        "and it stays disabled). Its held deliveries (pending when it was disabled, and one "
+        "per event since) are sent again with the same `webhook-id` if their event is less than "
+        "24 h old; older ones are marked failed. Enabling an enabled endpoint changes nothing.",
+        request=None,
+        responses={200: WebhookEndpointSerializer, **problem_responses(400, 401, 404)},
+        examples=[OpenApiExample("Enabled again", value=ENDPOINT_EXAMPLE, response_only=True)],
+    )
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        endpoint = outbound.endpoint_enable(endpoint=self.get_object())
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
+        operation_id="disableWebhook",
+        summary="Disable a webhook endpoint",
+        description="Nothing is sent to it until it is enabled again; deliveries are held "
+        "meanwhile (see enableWebhook). Disabling a disabled endpoint keeps its first reason.",
+        request=None,
+        responses={200: WebhookEndpointSerializer, **problem_responses(401, 404)},
+        examples=[
+            OpenApiExample("Disabled by you", value=OWNER_DISABLED_EXAMPLE, response_only=True)
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        endpoint = outbound.endpoint_disable(endpoint=self.get_object())
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
         operation_id="listWebhookDeliveries",
         summary="A webhook endpoint's delivery attempts",
-        description="Newest first, the latest 100: each event's status, attempts, the "
-        "receiver's last HTTP status or error, and when the next attempt is due.",
+        description="Newest first, the latest 100: each event's status (`held`: not sent while "
+        "the endpoint is disabled), attempts, the receiver's last HTTP status or error, and "
+        "when the next attempt is due.",
         responses={200: WebhookDeliverySerializer(many=True), **problem_responses(401, 404)},
     )
     @action(detail=True, methods=["get"])
