@@ -39,7 +39,7 @@ from generations.models import (
     Plan,
     Status,
 )
-from generations.quotas import Usage, credits_reserve, credits_settle, usage_for
+from generations.quotas import Usage, credits_reserve_with_usage, credits_settle
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,7 @@ def _create(*, owner, kind, clip, description, idempotency_key, request_hash, pl
             if claimed is not None:
                 IdempotencyKey.objects.filter(pk=claimed.pk).update(job=existing)
             return JobCreated(job=existing, usage=None, existing=True)
-        reservation = credits_reserve(user=owner, operation=kind, plan=plan)
-        usage = usage_for(owner, plan=plan)
+        reservation, usage = credits_reserve_with_usage(user=owner, operation=kind, plan=plan)
         job = Job.objects.create(
             owner=owner,
             kind=kind,

@@ -30,8 +30,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Sum, Value, When
+from django.core.exceptions import EmptyResultSet
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Case, F, Q, QuerySet, Sum, Value, When, sql
 from django.utils import timezone
 
 from generations.errors import DomainError
@@ -180,6 +181,20 @@ def credits_reserve(
     both commit or neither does. `generation`: only for a generation's own reservation (its
     terminal move settles it). `plan`: the user's plan when the caller has just read it.
     """
+    return credits_reserve_with_usage(
+        user=user, operation=operation, generation=generation, plan=plan
+    )[0]
+
+
+def credits_reserve_with_usage(
+    *,
+    user: Any,
+    operation: str,
+    generation: Generation | None = None,
+    plan: Plan | None = None,
+) -> tuple[LedgerEntry, Usage]:
+    """`credits_reserve`, and the user's usage just after it (for the quota headers), read by
+    the reservation's own UPDATE (RETURNING) rather than by another query."""
     cost = price(operation)
     plan = plan or plan_for(account_for(user))
     now = timezone.now()
@@ -191,15 +206,18 @@ def credits_reserve(
     if cost <= limit:
         fits |= Q(period_start__lt=start)
     accounts = Account.objects.filter(user=user)
-    reserved = accounts.filter(fits, in_flight__lt=plan.max_in_flight).update(
+    reserved = _update_returning(
+        accounts.filter(fits, in_flight__lt=plan.max_in_flight),
+        ("used", "in_flight"),
         period_start=start,
         used=Case(When(period_start__lt=start, then=Value(cost)), default=F("used") + cost),
         in_flight=F("in_flight") + 1,
     )
-    if not reserved:
+    if reserved is None:
         row = accounts.values("used", "in_flight", "period_start").get()
         raise _exceeded(_usage(plan, row, now), operation, cost, now)
-    return LedgerEntry.objects.create(
+    used, in_flight = reserved
+    reservation = LedgerEntry.objects.create(
         user=user,
         generation=generation,
         kind=LedgerKind.RESERVE,
@@ -207,6 +225,27 @@ def credits_reserve(
         units=cost,
         period_start=start,
     )
+    usage = _usage(plan, {"used": used, "in_flight": in_flight, "period_start": start}, now)
+    return reservation, usage
+
+
+def _update_returning(queryset: QuerySet, fields: tuple[str, ...], **values: Any) -> tuple | None:
+    """`queryset.update(**values)` for at most one row, returning its `fields` as updated (UPDATE
+    ... RETURNING: PostgreSQL, SQLite 3.35+); None when no row matched. The statement is the one
+    `update` compiles, with the RETURNING clause added."""
+    query = queryset.query.chain(sql.UpdateQuery)
+    query.add_update_values(values)
+    try:
+        statement, params = query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:  # a condition no row can meet (a price above the plan's credits)
+        return None
+    connection = connections[queryset.db]
+    columns = ", ".join(
+        connection.ops.quote_name(queryset.model._meta.get_field(name).column) for name in fields
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} RETURNING {columns}", params)
+        return cursor.fetchone()
 
 
 def _exceeded(usage: Usage, operation: str, cost: int, now: datetime) -> QuotaExceeded:

@@ -25,7 +25,7 @@ from generations.models import (
     Plan,
     Status,
 )
-from generations.quotas import Usage, credits_reserve, usage_for
+from generations.quotas import Usage, credits_reserve_with_usage
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,9 @@ def generation_create(
         generation = Generation.objects.create(owner=owner, **request)
         # It has no clips yet: whoever shows it need not ask the database (as a prefetch would).
         generation._prefetched_objects_cache = {"clips": Clip.objects.none()}
-        credits_reserve(
+        _, usage = credits_reserve_with_usage(
             user=owner, operation=generation.operation, generation=generation, plan=plan
         )
-        usage = usage_for(owner, plan=plan)
         if claimed is not None:
             IdempotencyKey.objects.filter(pk=claimed.pk).update(generation=generation)
         events.publish(generation.pk, EventType.GENERATION_QUEUED, owner_id=owner.pk)

@@ -23,11 +23,12 @@ HISTORY = 15  # generations, each with CLIPS clips
 CLIPS = 2
 
 # token; account and plan, read once for validation, the quota headers and the reservation
-# (was three times: 15 queries); savepoint; insert; the reservation, one conditional UPDATE that
-# also starts a new period; counters re-read; ledger; the `generation.queued` event and the
-# owner's webhook endpoints (the event log and the webhook outbox, in the same transaction);
-# release. A new row has no clips: not read (was 10, 9 before events).
-CREATE_QUERIES = 11
+# (was three times: 15 queries); BEGIN; insert; the reservation, one conditional UPDATE that
+# also starts a new period and returns the counters for the headers (RETURNING: they were
+# re-read, 11); ledger; the `generation.queued` event and the owner's webhook endpoints (the
+# event log and the webhook outbox, in the same transaction); COMMIT. A new row has no clips:
+# not read.
+CREATE_QUERIES = 10
 # token; one page of generations; their clips, the clips' jobs and the jobs' files (one
 # prefetch each: a clip carries what was made from it).
 LIST_QUERIES = 5
