@@ -153,12 +153,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def redis_connections(stack: Stack) -> int:
-    """Clients of the stack's own Redis other than this one: with no workers, and the
+def redis_connections(stack: Stack) -> dict[str, int]:
+    """Clients of the stack's own Redis other than this one, by connection name (CLIENT
+    SETNAME: the hub's, the cache's; the broker's has none): with no workers, and the
     publisher gone, they are the web process's."""
     client = redis.Redis(unix_socket_path=str(stack.redis_socket))
     try:
-        return len(client.client_list()) - 1
+        me = client.client_id()
+        names: dict[str, int] = {}
+        for row in client.client_list():
+            if int(row["id"]) != me:
+                names[row["name"] or "unnamed"] = names.get(row["name"] or "unnamed", 0) + 1
+        return names
     finally:
         client.close()
 
@@ -286,7 +292,8 @@ async def run(args) -> dict:
             "expected_receipts": expected,
             "rss_before_mb": rss_before,
             "rss_peak_mb": rss_peak,
-            "redis_clients": redis_clients,
+            "redis_clients": sum(redis_clients.values()),
+            "redis_by_name": redis_clients,
             "healthz_p99_ms": p(healthz, 0.99) * 1000,
             "healthz_n": len(healthz),
             "get_p99_ms": p(detail, 0.99) * 1000,
@@ -321,7 +328,9 @@ def table(r: dict) -> str:
         ),
         row(
             "Redis connections of the web process",
-            r["redis_clients"],
+            f"{r['redis_clients']} ("
+            + ", ".join(f"{n} {c}" for n, c in sorted(r["redis_by_name"].items()))
+            + ")",
             f"≤ {TARGET_REDIS_CONNECTIONS}",
             r["redis_clients"] <= TARGET_REDIS_CONNECTIONS,
         ),

@@ -201,7 +201,10 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "mg",
         # One pool per process: under ASGI Django makes a cache object per request (see there).
-        "OPTIONS": {"pool_class": "config.redis_pools.SharedConnectionPool"},
+        "OPTIONS": {
+            "pool_class": "config.redis_pools.SharedConnectionPool",
+            "client_name": "mg-cache",  # tells its connections apart in CLIENT LIST
+        },
     }
 }
 
@@ -576,9 +579,12 @@ SSE_RETRY_MS = 3000
 # A stream is closed after this long (the client reconnects with Last-Event-ID).
 SSE_MAX_DURATION_S = env.float("SSE_MAX_DURATION_S", default=30 * 60.0)
 SSE_MAX_STREAMS_PER_USER = env.int("SSE_MAX_STREAMS_PER_USER", default=10)
-# Per web process: the event hub's Redis connections (one blocks on the feed) and the threads
-# that run streams' database work. Neither grows with the number of open streams.
-SSE_REDIS_CONNECTIONS = env.int("SSE_REDIS_CONNECTIONS", default=3)
+# Per web process: the event hub's Redis connections (one blocks on the feed, the other takes
+# stream leases) and the threads that run streams' database work. Neither grows with the
+# number of open streams; with the cache's and the broker's, a web process holds 4 connections.
+SSE_REDIS_CONNECTIONS = env.int("SSE_REDIS_CONNECTIONS", default=2)
+if SSE_REDIS_CONNECTIONS < 2:
+    raise ImproperlyConfigured("SSE_REDIS_CONNECTIONS must be at least 2 (the reader holds one)")
 SSE_DB_THREADS = env.int("SSE_DB_THREADS", default=4)
 # A stream's backlog of changed generations; a stream further behind is ended (it resumes).
 SSE_SUBSCRIPTION_MAX_PENDING = 100

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -54,8 +55,18 @@ def parse_id(value: str | None) -> int | None:
 
 
 @functools.cache
+def _own_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    """The cache's client when the cache is on REDIS_URL: wake-ups borrow a connection of the
+    process's one cache pool instead of keeping one of their own (a web process's Redis
+    connections are counted, see docs/benchmarks.md)."""
+    config = settings.CACHES["default"]
+    if config["BACKEND"].endswith(".RedisCache") and config["LOCATION"] == settings.REDIS_URL:
+        return cache._cache.get_client(write=True)
+    return _own_client(settings.REDIS_URL)
 
 
 def wake(event_id: int, generation_id: Any, owner_id: Any, type_: str) -> None:

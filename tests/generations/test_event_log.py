@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,3 +44,9 @@ def test_event_ids_parse(value):
 @pytest.mark.parametrize("value", [None, "", "12", "evt_", "evt_1a", "evt_١٢", "evt_" + "9" * 19])
 def test_anything_else_is_no_id(value):
     assert events.parse_id(value) is None
+
+
+def test_wake_ups_borrow_the_caches_connections_instead_of_holding_their_own():
+    # Each web process's Redis connections are counted (docs/benchmarks.md): a wake-up goes
+    # out on the cache's one pool per process.
+    assert events._client().connection_pool is cache._cache._get_connection_pool(write=True)
