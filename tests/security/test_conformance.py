@@ -104,7 +104,11 @@ def test_a_filter_left_out_filters_nothing(alice_client, alice, generation_facto
 @pytest.mark.parametrize("cursor", ["cD1ub3RhZGF0ZQ==", "\U000f1068\x0b\xd1"])
 @pytest.mark.parametrize(
     ("operation_id", "path"),
-    [("listGenerations", "/api/v1/generations"), ("listJobs", "/api/v1/jobs")],
+    [
+        ("listGenerations", "/api/v1/generations"),
+        ("listJobs", "/api/v1/jobs"),
+        ("listPersonas", "/api/v1/personas"),
+    ],
 )
 def test_a_cursor_not_given_out_is_the_documented_404(alice_client, cursor, operation_id, path):
     assert parameter(operation_id, "cursor")["schema"] == {"type": "string"}
