@@ -24,6 +24,7 @@ from generations.idempotency import (
 )
 from generations.outbound import TooManyEndpoints, WebhookUrlRefused
 from generations.quotas import QuotaExceeded
+from generations.uploads import UploadRefused, UploadsUnavailable
 from generations.webhooks import WebhookRejected, WebhookReplayed
 
 CONTENT_TYPE = "application/problem+json"
@@ -95,6 +96,7 @@ DOMAIN_STATUSES: dict[type[DomainError], int] = {
     WebhookReplayed: 409,
     WebhookUrlRefused: 400,
     TooManyEndpoints: 409,
+    UploadsUnavailable: 503,
 }
 
 
@@ -112,6 +114,9 @@ def _limit_response(exc: QuotaExceeded | CreateRateExceeded) -> Response:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, QuotaExceeded | CreateRateExceeded):
         return _limit_response(exc)
+    if isinstance(exc, UploadRefused):  # 400 or 413, naming the limit the file broke
+        body = problem(exc.status, str(exc), code=exc.code, limit=exc.limit)
+        return Response(body, status=exc.status, content_type=CONTENT_TYPE)
     if isinstance(exc, DomainError):
         status_code = DOMAIN_STATUSES.get(type(exc), status.HTTP_409_CONFLICT)
         exc = exceptions.APIException(str(exc), code=exc.code)

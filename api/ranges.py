@@ -92,9 +92,12 @@ async def _async_chunks(name: str, start: int, length: int) -> AsyncIterator[byt
         await sync_to_async(chunks.close, thread_sensitive=False)()
 
 
-def serve(request, *, name: str, content_type: str, sha256: str, modified: datetime):
-    """Answer GET/HEAD for a stored file: 200, 206, 304 or 416 (or 302 to object storage)."""
-    if settings.MEDIA_STORAGE == "s3" and settings.MEDIA_S3_SERVE == "redirect":
+def serve(
+    request, *, name: str, content_type: str, sha256: str, modified: datetime, redirect: bool = True
+):
+    """Answer GET/HEAD for a stored file: 200, 206, 304 or 416 (or 302 to object storage,
+    unless `redirect` is False)."""
+    if redirect and settings.MEDIA_STORAGE == "s3" and settings.MEDIA_S3_SERVE == "redirect":
         return _presigned_redirect(name, content_type)
     size = default_storage.size(name)
     etag = f'"{sha256}"'

@@ -17,6 +17,7 @@ from api.views.jobs import (
 from api.views.me import MeView
 from api.views.personas import PersonaListCreateView, PersonaView
 from api.views.tokens import TokenViewSet
+from api.views.uploads import UploadSourceView, UploadView
 from api.views.webhooks import WebhookViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -40,6 +41,12 @@ urlpatterns = [
         name="clip-lyrics-timeline",
     ),
     path("lyrics", LyricsView.as_view(), name="lyrics"),
+    path("uploads", UploadView.as_view(), name="uploads"),
+    path(
+        "uploads/<uuid:pk>/source.<str:extension>",
+        UploadSourceView.as_view(),
+        name="upload-source",
+    ),
     path("jobs", JobListView.as_view(), name="job-list"),
     path("jobs/<uuid:pk>", JobView.as_view(), name="job-detail"),
     path("files/<uuid:pk>", JobFileView.as_view(), name="job-file"),

@@ -37,6 +37,21 @@ def _problem(status: int, detail: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return start, {"type": "http.response.body", "body": body}
 
 
+# Multipart headers and the form's other fields, on top of the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _limit(scope: Scope) -> tuple[int, str]:
+    """The cap for this request, and how the 413 explains it: uploads carry a file."""
+    if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/api/v1/uploads":
+        cap = settings.UPLOAD_MAX_BYTES
+        return (
+            cap + MULTIPART_OVERHEAD_BYTES,
+            f" (an upload's file: at most {cap}, UPLOAD_MAX_BYTES)",
+        )
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, ""
+
+
 class BodyLimit:
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -44,14 +59,16 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit, what = _limit(scope)
         lengths = {v for k, v in scope.get("headers", []) if k.lower() == b"content-length"}
         if lengths:
             declared = lengths.pop()
             if lengths or not declared.isdigit() or len(declared) > 18:
                 return await self._refuse(send, 400, "Content-Length is not valid.")
             if int(declared) > limit:
-                return await self._refuse(send, 413, f"The body must be at most {limit} bytes.")
+                return await self._refuse(
+                    send, 413, f"The body must be at most {limit} bytes{what}."
+                )
             return await self.app(scope, receive, send)
         # No Content-Length: chunked (or no body at all). Read at most limit + 1 bytes.
         chunks, size = [], 0
@@ -62,7 +79,9 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > limit:
-                return await self._refuse(send, 413, f"The body must be at most {limit} bytes.")
+                return await self._refuse(
+                    send, 413, f"The body must be at most {limit} bytes{what}."
+                )
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)

@@ -573,6 +573,21 @@ MEDIA_URL_MAX_AGE_S = env.int("MEDIA_URL_MAX_AGE_S", default=3600)
 MEDIA_OFFLOAD = env.str("MEDIA_OFFLOAD", default="")
 MEDIA_ACCEL_PREFIX = env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/")
 
+# --- Uploads (POST /api/v1/uploads): checked before anything is stored, reserved or sent -------
+# The vendor's pages disagree on the length (6-60 s on the upload page, "max 8 min" on another)
+# and state no size: the stricter reading, each an assumption in docs/upstream.md (U1, U2).
+UPLOAD_MIN_DURATION_S = env.float("UPLOAD_MIN_DURATION_S", default=6.0)
+UPLOAD_MAX_DURATION_S = env.float("UPLOAD_MAX_DURATION_S", default=60.0)
+# 60 s of 48 kHz 24-bit stereo WAV is 17.3 MB; any MP3 of 60 s is far less.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# The signed link to our copy that the vendor's upload call fetches (seconds).
+UPLOAD_SOURCE_URL_MAX_AGE_S = env.int("UPLOAD_SOURCE_URL_MAX_AGE_S", default=600)
+# The vendor's upload answers when the clip exists: "approximately 20 seconds", an older page
+# "within a few minutes". An unanswered upload is charged, so it is given longer than a create.
+MUSICAPI_UPLOAD_READ_TIMEOUT_S = env.float("MUSICAPI_UPLOAD_READ_TIMEOUT_S", default=120.0)
+if not 0 < UPLOAD_MIN_DURATION_S < UPLOAD_MAX_DURATION_S:
+    raise ImproperlyConfigured("UPLOAD_MIN_DURATION_S must be above 0 and below the maximum.")
+
 # --- Live status (Server-Sent Events) -------------------------------------------------------
 SSE_HEARTBEAT_S = env.float("SSE_HEARTBEAT_S", default=15.0)
 SSE_RETRY_MS = 3000

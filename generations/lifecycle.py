@@ -7,9 +7,11 @@ generation's `poll_seq`, so a duplicate or superseded poll chain dies out instea
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from generations.models import (
     EventType,
     Generation,
     MediaState,
+    Operation,
     Status,
 )
 from generations.upstream import (
@@ -101,7 +104,7 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
         logger.info("generation %s is not queued; submission skipped", generation_id)
         return
     generation = (
-        Generation.objects.select_related("source_clip", "persona__job")
+        Generation.objects.select_related("source_clip__generation", "persona__job")
         .filter(pk=generation_id)
         .first()
     )
@@ -109,11 +112,17 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
         # Canceled or deleted since the claim, and nothing was sent: it costs nothing.
         submissions.create_resolved(generation_id=generation_id, charge=False)
         return
-    webhook_url, webhook_secret = _webhook_for(generation)
+    if generation.operation == Operation.UPLOAD:
+        webhook_url = webhook_secret = ""  # the vendor's upload answers with its clip
+    else:
+        webhook_url, webhook_secret = _webhook_for(generation)
     try:
-        task_id = upstream.create(
-            generation, webhook_url=webhook_url, webhook_secret=webhook_secret
-        )
+        if generation.operation == Operation.UPLOAD:
+            vendor_clip_id = upstream.upload(generation)
+        else:
+            task_id = upstream.create(
+                generation, webhook_url=webhook_url, webhook_secret=webhook_secret
+            )
     except UpstreamTransient as exc:
         # Nothing was created: release the claim so the retry (or the reconciler) can take it.
         retry_in = settings.RETRY_MAX_BACKOFF_MS / 1000
@@ -132,17 +141,78 @@ def generation_submit(*, generation_id: Any, upstream: Upstream) -> None:
         return
     except UpstreamError as exc:
         with transaction.atomic():
-            _fail_for(generation_id, Status.SUBMITTING, exc)
+            _ending(
+                generation_id,
+                ClipState.FAILED,
+                functools.partial(_fail_for, generation_id, Status.SUBMITTING, exc),
+            )
             submissions.create_resolved(generation_id=generation_id, charge=False)
         return
-    _start_running(generation_id, task_id)
+    if generation.operation == Operation.UPLOAD:
+        _upload_succeeded(generation_id, vendor_clip_id)
+    else:
+        _start_running(generation_id, task_id)
+
+
+def _upload_succeeded(generation_id: Any, vendor_clip_id: str) -> None:
+    """The vendor made a clip of the upload (synchronously): the clip is now usable."""
+    with transaction.atomic():
+        # Not when canceled meanwhile: then the clip stays unusable.
+        _ending(
+            generation_id,
+            ClipState.SUCCEEDED,
+            lambda: states.transition(
+                generation_id=generation_id,
+                expected=Status.SUBMITTING,
+                to=Status.SUCCEEDED,
+                next_check_at=None,
+            ),
+            vendor_clip_id=vendor_clip_id[:128],
+        )
+        # The vendor's upload cost its credits either way.
+        submissions.create_resolved(generation_id=generation_id, charge=True)
+    logger.info("upload %s is vendor clip %s", generation_id, vendor_clip_id)
+
+
+def _ending(
+    generation_id: Any, clip_state: ClipState, move: Callable[[], bool], **clip_fields: Any
+) -> bool:
+    """Run `move`, the generation's terminal move; for an upload, its clip ends first as
+    `clip_state` with its clip.* event, so the generation's event stays the last. A refused
+    upload's clip is kept (its audio is the user's) but can never be used. Undone if `move`
+    lost (someone else ended the generation)."""
+    with transaction.atomic():
+        clip = (
+            Clip.objects.filter(generation_id=generation_id, generation__operation=Operation.UPLOAD)
+            .exclude(state__in=list(CLIP_EVENTS))
+            .values("pk", "generation__owner_id")
+            .first()
+        )
+        if clip is not None:
+            Clip.objects.filter(pk=clip["pk"]).update(state=clip_state, **clip_fields)
+            events.publish(
+                generation_id,
+                CLIP_EVENTS[clip_state],
+                owner_id=clip["generation__owner_id"],
+                clip_id=clip["pk"],
+            )
+        moved = move()
+        if not moved:
+            transaction.set_rollback(True)
+    return moved
 
 
 def _create_unconfirmed(generation_id: Any, reason: str) -> None:
     """No answer to the create: the vendor may have made the task and spent the credits, and
     it cannot be asked which (no idempotency key, no lookup). Charge it; never send it again."""
     with transaction.atomic():
-        failed = _fail(generation_id, Status.SUBMITTING, ErrorCode.UNCONFIRMED, UNCONFIRMED_DETAIL)
+        failed = _ending(
+            generation_id,
+            ClipState.FAILED,
+            lambda: _fail(
+                generation_id, Status.SUBMITTING, ErrorCode.UNCONFIRMED, UNCONFIRMED_DETAIL
+            ),
+        )
         submissions.create_resolved(generation_id=generation_id, charge=True)
     logger.error(
         "OPERATOR: generation %s: the vendor's create went unanswered (%s); charged as "
@@ -358,19 +428,19 @@ def _store_clips(
 # --- failing -------------------------------------------------------------------------------------
 
 
-def _fail_for(generation_id: Any, expected: Status, exc: UpstreamError) -> None:
+def _fail_for(generation_id: Any, expected: Status, exc: UpstreamError) -> bool:
     if isinstance(exc, UpstreamRejected):
-        _fail(generation_id, expected, ErrorCode.REJECTED, exc.detail or "The request was refused.")
+        detail = exc.detail or "The request was refused."
         logger.info("generation %s rejected by the vendor: %s", generation_id, exc.detail)
-    elif isinstance(exc, UpstreamUnavailable):
-        _fail(generation_id, expected, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL)
+        return _fail(generation_id, expected, ErrorCode.REJECTED, detail)
+    if isinstance(exc, UpstreamUnavailable):
         logger.error(
             "OPERATOR: vendor account problem for generation %s: %s", generation_id, exc.detail
         )
-    else:
-        _fail(generation_id, expected, ErrorCode.INTERNAL, INTERNAL_DETAIL)
-        kind = "broken answer" if isinstance(exc, UpstreamBroken) else type(exc).__name__
-        logger.error("OPERATOR: vendor %s for generation %s: %s", kind, generation_id, exc.detail)
+        return _fail(generation_id, expected, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL)
+    kind = "broken answer" if isinstance(exc, UpstreamBroken) else type(exc).__name__
+    logger.error("OPERATOR: vendor %s for generation %s: %s", kind, generation_id, exc.detail)
+    return _fail(generation_id, expected, ErrorCode.INTERNAL, INTERNAL_DETAIL)
 
 
 def _fail(generation_id: Any, expected: Status | tuple, code: ErrorCode, detail: str) -> bool:
@@ -386,7 +456,11 @@ def _fail(generation_id: Any, expected: Status | tuple, code: ErrorCode, detail:
 
 def generation_give_up(*, generation_id: Any) -> None:
     """Retries ran out on transient vendor errors: fail it as unavailable."""
-    if _fail(generation_id, IN_FLIGHT_STATUSES, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL):
+    if _ending(
+        generation_id,
+        ClipState.FAILED,
+        lambda: _fail(generation_id, IN_FLIGHT_STATUSES, ErrorCode.UNAVAILABLE, UNAVAILABLE_DETAIL),
+    ):
         logger.error("OPERATOR: generation %s failed after retries ran out", generation_id)
 
 

@@ -24,6 +24,8 @@ class Operation(models.TextChoices):
     CONCAT = "concat"
     # A song sung in the voice of one of the user's personas (custom mode).
     PERSONA_MUSIC = "persona_music"
+    # The user's own audio made a vendor clip (POST /uploads): one clip, our copy of the file.
+    UPLOAD = "upload"
 
 
 class Status(models.TextChoices):

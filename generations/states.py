@@ -19,7 +19,10 @@ from generations.quotas import quota_settle
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.SUBMITTING, Status.FAILED, Status.CANCELED}),
     # Back to queued when the submission failed transiently before the vendor accepted it.
-    Status.SUBMITTING: frozenset({Status.QUEUED, Status.RUNNING, Status.FAILED, Status.CANCELED}),
+    # Straight to succeeded: an upload, which the vendor answers with its clip (no task).
+    Status.SUBMITTING: frozenset(
+        {Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.CANCELED}
+    ),
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED}),
 }
 

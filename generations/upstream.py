@@ -100,6 +100,9 @@ class Upstream(Protocol):
     ) -> str:
         """Submit the generation; return the vendor's task id."""
 
+    def upload(self, generation: Generation) -> str:
+        """Make a vendor clip of an upload's audio (costs credits); return its clip id."""
+
     def status(self, task_id: str) -> UpstreamStatus:
         """Ask once about a task."""
 

@@ -406,6 +406,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload your own audio (to extend or cover it)
+         * @description A `multipart/form-data` body with the audio as `file` (and an optional `title`). The file is checked first, from its bytes: MP3 or WAV, 6-60 s long, at most `UPLOAD_MAX_BYTES` (20 MiB): anything else is 400 (or 413 for the size) naming the limit, with nothing stored, reserved or sent. Then it is stored, the upload's price (`GET /me`: 2 credits) is reserved, and the answer is **202** with a generation of `operation: upload` whose one clip plays our copy at once. A worker hands the music service a short-lived link to that copy; when it has made its clip of it the generation `succeeded` and the clip can be the `source_clip` of an extend or a cover. A refusal fails the generation with the music service's reason and gives the credits back. Follow it like any generation (`Location`, `events_url`). `Idempotency-Key` works as for generations (the same file and title). Without `PUBLIC_BASE_URL` configured, uploads are 503.
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -642,7 +662,7 @@ export interface components {
             readonly id: string;
             readonly status: components["schemas"]["GenerationStatusEnum"];
             mode?: components["schemas"]["ModeEnum"];
-            operation?: components["schemas"]["OperationEnum"];
+            operation?: components["schemas"]["GenerationOperationEnum"];
             description?: string;
             lyrics?: string;
             title?: string;
@@ -675,6 +695,15 @@ export interface components {
             /** Format: date-time */
             finished_at?: string | null;
         };
+        /**
+         * @description * `create` - Create
+         *     * `extend` - Extend
+         *     * `cover` - Cover
+         *     * `concat` - Concat
+         *     * `persona_music` - Persona Music
+         * @enum {string}
+         */
+        GenerationCreateOperationEnum: "create" | "extend" | "cover" | "concat" | "persona_music";
         GenerationCreateRequest: {
             /** @default description */
             mode: components["schemas"]["ModeEnum"];
@@ -707,10 +736,10 @@ export interface components {
             model?: components["schemas"]["ModelEnum"];
             vocal_gender?: components["schemas"]["VocalGenderEnum"];
             /** @default create */
-            operation: components["schemas"]["OperationEnum"];
+            operation: components["schemas"]["GenerationCreateOperationEnum"];
             /**
              * Format: uuid
-             * @description One of your own succeeded clips to extend or cover, or the clip of one of your extends to concat: required with those operations, not allowed with create; another id is 400.
+             * @description One of your own succeeded clips to extend or cover (an uploaded one too), or the clip of one of your extends to concat: required with those operations, not allowed with create; another id is 400.
              */
             source_clip?: string;
             /**
@@ -728,6 +757,16 @@ export interface components {
             code: components["schemas"]["CodeEnum"];
             detail: string;
         };
+        /**
+         * @description * `create` - Create
+         *     * `extend` - Extend
+         *     * `cover` - Cover
+         *     * `concat` - Concat
+         *     * `persona_music` - Persona Music
+         *     * `upload` - Upload
+         * @enum {string}
+         */
+        GenerationOperationEnum: "create" | "extend" | "cover" | "concat" | "persona_music" | "upload";
         /**
          * @description * `queued` - queued
          *     * `running` - running
@@ -861,15 +900,6 @@ export interface components {
          * @enum {string}
          */
         ModelEnum: "sonic-v3-5" | "sonic-v4" | "sonic-v4-5" | "sonic-v4-5-plus" | "sonic-v5";
-        /**
-         * @description * `create` - Create
-         *     * `extend` - Extend
-         *     * `cover` - Cover
-         *     * `concat` - Concat
-         *     * `persona_music` - Persona Music
-         * @enum {string}
-         */
-        OperationEnum: "create" | "extend" | "cover" | "concat" | "persona_music";
         PaginatedGenerationList: {
             /**
              * Format: uri
@@ -963,7 +993,7 @@ export interface components {
             creates_per_minute: number;
             /** @description The models you may use. */
             readonly allowed_models: string[];
-            /** @description The song operations (create, extend, cover) you may ask for. */
+            /** @description The operations (create, extend, cover, concat, persona_music, upload) you may ask for. */
             readonly allowed_operations: string[];
         };
         Problem: {
@@ -979,7 +1009,7 @@ export interface components {
             errors?: {
                 [key: string]: string[];
             };
-            /** @description The limit that was hit (429 only): credits_per_period, max_in_flight or creates_per_minute. */
+            /** @description The limit that was hit: on a 429 credits_per_period, max_in_flight or creates_per_minute; on an upload's 400 / 413 the rule the file broke (format, UPLOAD_MIN_DURATION_S, UPLOAD_MAX_DURATION_S, UPLOAD_MAX_BYTES). */
             limit?: string;
             /** @description The refused operation (429 of a priced operation). */
             operation?: string;
@@ -1037,6 +1067,15 @@ export interface components {
          * @enum {string}
          */
         TracksEnum: "basic" | "full";
+        UploadRequest: {
+            /**
+             * Format: binary
+             * @description The audio: MP3 or WAV (recognised from its bytes; the file name and its Content-Type are not trusted), 6-60 s long, at most 20 MiB by default.
+             */
+            file: string;
+            /** @description The clip's title; by default the file's name without its extension. */
+            title?: string;
+        };
         Usage: {
             /** @description Credits spent or held by operations in progress this period. */
             used: number;
@@ -3119,6 +3158,104 @@ export interface operations {
                 };
             };
             /** @description The database is busy; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: 1-255 printable ASCII characters (not starting or ending with a space), per user. Any other value is 400. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Generation"];
+                };
+            };
+            /** @description Not MP3 or WAV audio, too short or too long (`limit` names the rule), or a form field is invalid (`errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the resource's current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file is over UPLOAD_MAX_BYTES (`limit`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body must be multipart/form-data. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over your credits, in-flight or rate limit: `limit` names it; over credits, `cost` and `remaining` say what the operation costs and what you have left. See Retry-After and the RateLimit headers. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Uploads are not configured (PUBLIC_BASE_URL), or the database is busy. */
             503: {
                 headers: {
                     [name: string]: unknown;

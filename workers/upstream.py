@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from generations.models import Generation, Job, JobKind
+from generations import uploads
+from generations.models import Generation, Job, JobKind, Operation
 from generations.upstream import (
     UpstreamBalance,
     UpstreamBroken,
@@ -50,12 +51,20 @@ class MusicApiUpstream:
             operation=generation.operation,
             source_vendor_clip_id=source.vendor_clip_id if source else "",
             persona_id=generation.persona.vendor_persona_id if generation.persona_id else "",
+            source_uploaded=bool(source and source.generation.operation == Operation.UPLOAD),
             continue_at=generation.continue_at,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
         )
         with _translated():
             return self.client.create(request)
+
+    def upload(self, generation: Generation) -> str:
+        clip = uploads.source_clip(generation.pk)
+        if clip is None:
+            raise UpstreamBroken(f"upload {generation.pk} has no stored audio")
+        with _translated():
+            return self.client.upload(uploads.source_url(clip))
 
     def balance(self) -> UpstreamBalance:
         with _translated():
@@ -152,6 +161,7 @@ def get_upstream() -> MusicApiUpstream:
         base_url=settings.MUSICAPI_BASE_URL,
         key=key,
         timeout_s=settings.MUSICAPI_TIMEOUT_S,
+        upload_timeout_s=(settings.MUSICAPI_TIMEOUT_S[0], settings.MUSICAPI_UPLOAD_READ_TIMEOUT_S),
         limits=Limits(
             description=limits["description"],
             lyrics=limits["lyrics"],

@@ -71,12 +71,16 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     instrumental = StrictBooleanField(required=False, default=False)
     model = _ModelChoiceField(required=False, help_text="Model version; default from settings.")
     vocal_gender = StrictChoiceField(choices=VocalGender.choices, required=False)
-    operation = StrictChoiceField(choices=Operation.choices, default=Operation.CREATE)
+    # Uploads come through POST /uploads (a file, not JSON).
+    operation = StrictChoiceField(
+        choices=[c for c in Operation.choices if c[0] != Operation.UPLOAD],
+        default=Operation.CREATE,
+    )
     source_clip = serializers.UUIDField(
         required=False,
-        help_text="One of your own succeeded clips to extend or cover, or the clip of one of "
-        "your extends to concat: required with those operations, not allowed with create; "
-        "another id is 400.",
+        help_text="One of your own succeeded clips to extend or cover (an uploaded one "
+        "too), or the clip of one of your extends to concat: required with those operations, "
+        "not allowed with create; another id is 400.",
     )
     continue_at = StrictFloatField(
         required=False, min_value=0, help_text="Seconds into the source clip to extend from."

@@ -12,7 +12,8 @@ class PlanSerializer(serializers.Serializer):
     creates_per_minute = serializers.IntegerField()
     allowed_models = serializers.SerializerMethodField(help_text="The models you may use.")
     allowed_operations = serializers.SerializerMethodField(
-        help_text="The song operations (create, extend, cover) you may ask for."
+        help_text="The operations (create, extend, cover, concat, persona_music, upload) you "
+        "may ask for."
     )
 
     # A plan stores "no restriction" as an empty list; the caller sees what that means.

@@ -16,8 +16,9 @@ class ProblemSerializer(serializers.Serializer):
     )
     limit = serializers.CharField(
         required=False,
-        help_text="The limit that was hit (429 only): credits_per_period, max_in_flight "
-        "or creates_per_minute.",
+        help_text="The limit that was hit: on a 429 credits_per_period, max_in_flight or "
+        "creates_per_minute; on an upload's 400 / 413 the rule the file broke (format, "
+        "UPLOAD_MIN_DURATION_S, UPLOAD_MAX_DURATION_S, UPLOAD_MAX_BYTES).",
     )
     operation = serializers.CharField(
         required=False, help_text="The refused operation (429 of a priced operation)."

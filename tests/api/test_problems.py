@@ -92,7 +92,14 @@ def test_me_says_which_models_and_operations_an_unrestricted_plan_allows(alice_c
     """Issue 17 (11): /me showed `allowed_models: []` without saying that empty means all."""
     plan = alice_client.get("/api/v1/me").json()["plan"]
     assert plan["allowed_models"] == settings.MUSIC_MODELS
-    assert plan["allowed_operations"] == ["create", "extend", "cover", "concat"]
+    assert plan["allowed_operations"] == [
+        "create",
+        "extend",
+        "cover",
+        "concat",
+        "persona_music",
+        "upload",
+    ]
 
 
 def test_an_extend_without_a_description_is_told_what_to_send(alice_client, alice):

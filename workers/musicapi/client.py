@@ -47,6 +47,9 @@ TASK_TYPES = {
     "concat": "concat_music",
     "persona_music": "persona_music",
 }
+# Extend and cover of a clip the vendor made from an upload ("use these upload variants rather
+# than extend_music / cover_music": upstream-contract-more.md §2c; docs/upstream.md, U5).
+UPLOAD_TASK_TYPES = {"extend": "extend_upload_music", "cover": "cover_upload_music"}
 # Operations that name a clip of ours as `continue_clip_id`.
 SOURCE_OPERATIONS = frozenset({"extend", "cover", "concat"})
 # 403s that mean "the operator's account", not "this song": credits and subscription.
@@ -81,10 +84,12 @@ class MusicApiClient:
         timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
         limits: Limits | None = None,
         session: requests.Session | None = None,
+        upload_timeout_s: tuple[float, float] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = key
         self.timeout_s = timeout_s
+        self.upload_timeout_s = upload_timeout_s or timeout_s
         self.limits = limits or Limits()
         self._session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
@@ -103,6 +108,20 @@ class MusicApiClient:
         if not isinstance(task_id, str) or not task_id:
             raise ProtocolError(f"create answered without a task_id: {body!r}", status=200)
         return task_id
+
+    def upload(self, url: str) -> str:
+        """Have the vendor fetch the audio at `url` (public, direct) and make a clip of it;
+        its `clip_id`. Synchronous (about 20 s, the pages say): read with `upload_timeout_s`.
+        Costs credits, so an unanswered upload is unconfirmed, never re-sent."""
+        if not url.startswith(("https://", "http://")):
+            raise InvalidRequest("an upload needs an http(s) URL the vendor can fetch")
+        body = self._request(
+            "POST", "/sonic/upload", json={"url": url}, timeout=self.upload_timeout_s
+        )
+        clip_id = body.get("clip_id") if isinstance(body, dict) else None
+        if not isinstance(clip_id, str) or not clip_id:
+            raise ProtocolError(f"upload answered without a clip_id: {body!r}", status=200)
+        return clip_id
 
     def status(self, task_id: str) -> TaskStatus:
         """Ask once about a task. Still working: a TaskStatus with no clips or unfinished clips."""
@@ -221,8 +240,11 @@ class MusicApiClient:
         if request.operation == "concat":
             return self._concat_payload(request)
         custom = request.mode == "custom"
+        task_type = TASK_TYPES[request.operation]
+        if request.source_uploaded and request.operation in UPLOAD_TASK_TYPES:
+            task_type = UPLOAD_TASK_TYPES[request.operation]
         payload: dict[str, Any] = {
-            "task_type": TASK_TYPES[request.operation],
+            "task_type": task_type,
             "custom_mode": custom,
             "mv": request.model,
         }
@@ -307,12 +329,13 @@ class MusicApiClient:
         return self._parse(self._send(method, path, **kwargs))
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        timeout_s = kwargs.pop("timeout", self.timeout_s)
         try:
             response = self._session.request(
                 method,
                 self.base_url + path,
                 headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json"},
-                timeout=self.timeout_s,
+                timeout=timeout_s,
                 allow_redirects=False,
                 **kwargs,
             )

@@ -24,6 +24,8 @@ class CreateRequest:
     vocal_gender: str = ""
     operation: str = "create"  # "extend", "cover", "concat", "persona_music"
     source_vendor_clip_id: str = ""
+    # The source clip came from an upload: extend and cover use the vendor's upload task types.
+    source_uploaded: bool = False
     persona_id: str = ""  # the vendor's, for persona_music
     continue_at: float | None = None
     webhook_url: str = ""

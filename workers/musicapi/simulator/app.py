@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 
 import requests
 
+from generations.audio import NotAudio, audio_inspect
 from workers.musicapi.simulator import media
 from workers.musicapi.simulator.faults import MARKER, FaultProfile, markers
 
@@ -31,7 +33,16 @@ COSTS = {
     "cover_music": 15,
     "concat_music": 2,
     "persona_music": 15,
+    # On a clip made by /sonic/upload (and only on one).
+    "extend_upload_music": 15,
+    "cover_upload_music": 15,
 }
+UPLOAD_TASK_TYPES = {"extend_music": "extend_upload_music", "cover_music": "cover_upload_music"}
+UPLOAD_COST = 2  # not stated by MusicAPI; its sister site's price (docs/upstream.md, U3)
+# The upload page: "between 6 and 60 seconds long" (another page says up to 8 min: the stricter).
+UPLOAD_MIN_S, UPLOAD_MAX_S = 6.0, 60.0
+UPLOAD_FETCH_TIMEOUT_S = 10.0
+UPLOAD_FETCH_MAX_BYTES = 64 * 1024 * 1024
 PERSONA_COST = 1  # not stated by MusicAPI; its sister site's price (docs/upstream.md)
 # Derived outputs of a clip, made as tasks polled like a generation (docs/upstream.md,
 # "Assumptions"): the task type the ledger shows, its price, and the files it makes.
@@ -207,6 +218,8 @@ class Simulator:
             return (*self._aligned_lyrics(environ), None)
         if route == "/sonic/lyrics" and method == "POST":
             return (*self._lyrics(environ), None)
+        if route == "/sonic/upload" and method == "POST":
+            return self._upload(environ)
         if route == "/sonic/persona" and method == "POST":
             return (*self._persona(environ), None)
         if route.startswith("/sonic/task") and method == "GET":
@@ -265,6 +278,8 @@ class Simulator:
         concat_of = None
         if not problem and payload.get("task_type") == "concat_music":
             concat_of, problem = self._extension(payload["continue_clip_id"])
+        if not problem:
+            problem = self._upload_rule(payload)
         if not problem and payload.get("task_type") == "persona_music":
             with self._lock:
                 known = payload["persona_id"] in self._personas
@@ -320,6 +335,93 @@ class Simulator:
         if "hang-create" in found or self._draw(self.faults.hang):
             time.sleep(self.faults.hang_s)  # the task is made; its answer comes too late
         return 200, [], {"message": "success", "task_id": task.id}, task.id
+
+    def _upload_rule(self, payload: dict[str, Any]) -> str | None:
+        """Uploaded clips take the upload task types, and only they do (our wording: the
+        pages state no message)."""
+        task_type = payload.get("task_type", "create_music")
+        clip_id = payload.get("continue_clip_id")
+        with self._lock:
+            known = self._clips.get(clip_id) if isinstance(clip_id, str) else None
+        uploaded = known is not None and known[0].payload.get("task_type") == "upload"
+        if task_type in UPLOAD_TASK_TYPES.values() and not uploaded:
+            return f"The 'continue_clip_id' is not an uploaded clip; {task_type} needs one."
+        if task_type in UPLOAD_TASK_TYPES and uploaded:
+            return f"The clip was uploaded: use {UPLOAD_TASK_TYPES[task_type]}."
+        return None
+
+    # --- upload: POST /sonic/upload {url}, synchronous ---------------------------------------
+
+    def _upload(self, environ):
+        fault = self._random_fault()
+        if fault:
+            return (*fault, None)
+        payload = _json_body(environ) or {}
+        url = payload.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return 400, [], {"code": 400, "message": "url is required."}, None
+        content = self._fetch(url)
+        if content is None:
+            return 400, [], {"code": 400, "message": _URL_NOT_ACCESSIBLE}, None
+        # Scenario markers travel inside the file (e.g. a WAV's INFO comment): an upload has
+        # no prompt, and the URL is the gateway's.
+        found = markers(content[:65536].decode("latin-1"), content[-65536:].decode("latin-1"))
+        if "slow-create" in found:
+            time.sleep(self.faults.slow_s)
+        answer = self._upload_marker_answer(found, url.partition("?")[0])
+        if answer:
+            return (*answer, None)
+        try:
+            info = audio_inspect(io.BytesIO(content))
+        except NotAudio:
+            return 400, [], {"code": 400, "message": "Invalid audio file"}, None
+        if not UPLOAD_MIN_S <= info.duration_s <= UPLOAD_MAX_S:
+            message = "Invalid audio file: the music must be between 6 and 60 seconds long."
+            return 400, [], {"code": 400, "message": message}, None
+        with self._lock:
+            if self.credits < UPLOAD_COST:
+                return 403, [], {"code": 403, "message": _NO_CREDITS}, None
+            self.credits -= UPLOAD_COST
+            task = Task(
+                id=str(uuid.uuid4()),
+                created_at=time.monotonic(),
+                ready_after_s=0.0,
+                payload={"task_type": "upload", "url": url.partition("?")[0]},
+                markers=found,
+                clip_ids=[str(uuid.uuid4())],
+                duration_s=round(info.duration_s, 2),
+            )
+            self._tasks[task.id] = task
+            self._clips[task.clip_ids[0]] = (task, 0)
+        if "hang-create" in found or self._draw(self.faults.hang):
+            time.sleep(self.faults.hang_s)  # the clip is made; its answer comes too late
+        body = {"code": 200, "message": "success", "clip_id": task.clip_ids[0]}
+        return 200, [], body, task.id
+
+    @staticmethod
+    def _fetch(url: str) -> bytes | None:
+        """GET the audio like the vendor would: public, direct, a 2xx; None when it cannot."""
+        try:
+            with requests.get(url, timeout=UPLOAD_FETCH_TIMEOUT_S, stream=True) as response:
+                if response.status_code != 200:
+                    return None
+                content = response.raw.read(UPLOAD_FETCH_MAX_BYTES + 1, decode_content=True)
+        except requests.RequestException:
+            return None
+        return content if len(content) <= UPLOAD_FETCH_MAX_BYTES else None
+
+    def _upload_marker_answer(self, found: set[str], key: str):
+        if "copyright" in found:
+            return 403, [], {"code": 403, "message": _UPLOAD_COPYRIGHT}
+        if "moderation" in found:
+            return 403, [], {"code": 403, "message": "The audio needs moderation review."}
+        if "no-credits" in found:
+            return 403, [], {"code": 403, "message": _NO_CREDITS}
+        if "upload-garbage" in found:
+            return 200, [], "<html><body>Bad gateway</body></html>"
+        if "upload-no-clip" in found:
+            return 200, [], {"code": 200, "message": "success"}
+        return self._first_time_fault(found, "upload", key)
 
     def _extension(self, clip_id: Any) -> tuple[Task | None, str | None]:
         """The extend task whose finished clip `clip_id` is, or the refusal of a concat of it.
@@ -837,6 +939,8 @@ def sign_webhook(
 
 
 def _cost(task_type: str) -> int:
+    if task_type == "upload":
+        return UPLOAD_COST
     return COSTS.get(task_type) or DERIVED_COSTS[task_type]
 
 
@@ -855,15 +959,21 @@ def _validate(payload: dict[str, Any]) -> str | None:
     task_type = payload.get("task_type", "create_music")
     if task_type not in COSTS:
         return "The 'task_type' field is invalid."
-    if task_type in ("extend_music", "cover_music", "concat_music") and not payload.get(
-        "continue_clip_id"
-    ):
+    if task_type in (
+        "extend_music",
+        "cover_music",
+        "concat_music",
+        "extend_upload_music",
+        "cover_upload_music",
+    ) and not payload.get("continue_clip_id"):
         return "The 'continue_clip_id' field is required."
     if task_type == "concat_music":
         return None
     if task_type == "persona_music" and not payload.get("persona_id"):
         return "The 'persona_id' field is required when task_type = persona_music."
-    if task_type == "extend_music" and not isinstance(payload.get("continue_at"), int | float):
+    if task_type in ("extend_music", "extend_upload_music") and not isinstance(
+        payload.get("continue_at"), int | float
+    ):
         return "The 'continue_at' field is required."
     model = payload.get("mv")
     if model not in MODELS:
@@ -898,6 +1008,8 @@ def _too_many(retry_after_s: float):
 _NO_CREDITS = "The remaining credits are not enough, please recharge your account."
 _NO_LYRICS_CREDITS = "The remaining lyrics credits are not enough, please recharge your account."
 _NO_SUCH_CLIP = "The clip_id is invalid: no finished song of yours has this id."
+_URL_NOT_ACCESSIBLE = "Audio URL is not accessible. Please provide a public direct audio file URL."
+_UPLOAD_COPYRIGHT = "The audio contains copyrighted content and cannot be uploaded."
 _DERIVE_REFUSED = "This song contains copyrighted content and cannot be processed."
 _REASONS = {
     200: "OK",

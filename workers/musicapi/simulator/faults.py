@@ -39,6 +39,12 @@ MARKERS = {
     "derive-garbage": "WAV, stems and timeline calls answer 200 with a body that is not JSON",
     "derive-failed": "the WAV or stems task of its clips fails (the vendor refunds it)",
     "derive-sync": "the WAV call answers the file's URL at once instead of a task",
+    # Inside an uploaded file (its bytes: a WAV INFO comment, an ID3 tag), since an upload has
+    # no prompt. copyright, moderation, no-credits, slow-create and hang-create work there too.
+    "upload-500": "the first upload of this file's URL answers 500",
+    "upload-429": "the first upload of this file's URL answers 429 with Retry-After",
+    "upload-garbage": "the upload answers 200 with a body that is not JSON",
+    "upload-no-clip": "the upload answers 200 success without a clip_id",
 }
 
 
