@@ -77,11 +77,14 @@ schema: install node_modules/.installed
 	npx --no-install openapi-typescript openapi/schema.yaml --output openapi/schema.d.ts
 	@echo "Wrote openapi/schema.yaml and openapi/schema.d.ts"
 
-# Starts its own processes on loopback; prints vendor calls per generation and latencies.
-# bench.creates runs on PostgreSQL (DATABASE_URL's server, else a throwaway one) and writes
-# its table to docs/benchmarks.md.
+# Starts its own processes on loopback; each part writes its table to docs/benchmarks.md.
+# bench.creates and bench.inflight run on PostgreSQL (DATABASE_URL's server, else a throwaway
+# one). bench.inflight drains 20,000 generations by default (about half an hour on 2 cores;
+# BENCH_INFLIGHT_ARGS="--generations 500" for a quick look). Take `flock /work/bench.lock` on a
+# shared machine.
 bench: install
 	$(BIN)/python -m bench.creates $(BENCH_CREATES_ARGS)
+	$(BIN)/python -m bench.inflight $(BENCH_INFLIGHT_ARGS)
 	$(BIN)/python -m bench.polling $(BENCH_ARGS)
 	$(BIN)/python -m bench.demo_time
 	$(BIN)/python -m bench.audio $(BENCH_AUDIO_ARGS)

@@ -3,33 +3,42 @@
 Runs the whole service as real processes on loopback (see tests/stack.py) against the simulator,
 with and without vendor webhooks, and prints one table. Every wait is bounded.
 
-    python -m bench.polling [--generations 200] [--ready-after 5] [--expected 5 3]
+    python -m bench.polling [--generations 200] [--ready-after 5] [--expected 5 3] [--no-write]
+
+Writes its table, with the targets of issue 16, to docs/benchmarks.md (section "detection").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from bench import report
+from bench.report import markdown_table, percentile, verdict
 from tests.integration.helpers import create, wait_terminal
 from tests.stack import Stack
 
 MINIMUM_CALLS = 2  # one create and one finishing poll
+POLL_MIN_S, POLL_MAX_S = 15.0, 25.0  # the vendor's recommended interval, as in production
+WORKER_THREADS = 16
+TARGET_WEBHOOK_P95_S = 2.0
+TARGET_POLLING_P95_S = POLL_MAX_S + 1  # one poll interval + 1 s
 
 
 def run(*, generations: int, ready_after_s: float, expected_s: float, webhooks: bool) -> dict:
     env = {
         "GENERATION_EXPECTED_S": str(expected_s),
-        # The vendor's recommended interval, as in production.
-        "POLL_INTERVAL_MIN_S": "15",
-        "POLL_INTERVAL_MAX_S": "25",
+        "POLL_INTERVAL_MIN_S": str(POLL_MIN_S),
+        "POLL_INTERVAL_MAX_S": str(POLL_MAX_S),
     }
-    with Stack(ready_after_s=ready_after_s, webhooks=webhooks, env=env, worker_threads=16) as stack:
+    with Stack(
+        ready_after_s=ready_after_s, webhooks=webhooks, env=env, worker_threads=WORKER_THREADS
+    ) as stack:
+        database = "PostgreSQL" if stack.env["DATABASE_URL"].startswith("postgres") else "SQLite"
         session = stack.session(stack.token("bench"))
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -66,18 +75,78 @@ def run(*, generations: int, ready_after_s: float, expected_s: float, webhooks: 
         finished = datetime.fromisoformat(generation["finished_at"]).timestamp()
         ready = created_at[task_of[gid]] + ready_after_s
         latencies.append(finished - ready)
-    latencies.sort()
     return {
+        "database": database,
         "webhooks": webhooks,
         "expected_s": expected_s,
         "succeeded": len(latencies),
         "generations": generations,
         "calls_per_generation": vendor_calls / generations,
         "creates": len(created_at),
-        "p50_s": statistics.median(latencies),
-        "p95_s": latencies[int(0.95 * (len(latencies) - 1))],
+        "p50_s": percentile(latencies, 50),
+        "p95_s": percentile(latencies, 95),
         "wall_s": wall_s,
     }
+
+
+def table(results: list[dict], *, generations: int, ready_after_s: float) -> str:
+    """The detection rows with the targets of issue 16 (pure: tests/test_bench_report.py)."""
+    rows = []
+    for r in results:
+        well_timed = r["expected_s"] >= ready_after_s
+        if r["webhooks"]:
+            target = (
+                f"p95 ≤ {TARGET_WEBHOOK_P95_S:g} s: {verdict(r['p95_s'] <= TARGET_WEBHOOK_P95_S)}"
+            )
+        else:
+            target = (
+                f"p95 ≤ {TARGET_POLLING_P95_S:g} s (one interval + 1 s): "
+                f"{verdict(r['p95_s'] <= TARGET_POLLING_P95_S)}"
+            )
+        calls = r["calls_per_generation"]
+        calls_target = (
+            f"{MINIMUM_CALLS:.2f}: {verdict(round(calls, 2) <= MINIMUM_CALLS)}"
+            if well_timed
+            else "—"
+        )
+        rows.append(
+            [
+                f"{r['expected_s']:g} s ({'well timed' if well_timed else 'early'})",
+                "yes" if r["webhooks"] else "no",
+                f"{r['succeeded']:,} of {r['generations']:,}",
+                f"{calls:.2f}",
+                calls_target,
+                f"{r['p50_s']:.2f} / {r['p95_s']:.2f} s",
+                target,
+            ]
+        )
+    database = results[0]["database"] if results else "?"
+    head = (
+        f"{generations} generations per row, created over HTTP by 8 clients; the simulator ready "
+        f"{ready_after_s:g} s after each create; the first poll GENERATION_EXPECTED_S after the "
+        f"create, then every {POLL_MIN_S:g}-{POLL_MAX_S:g} s (production); the stack of "
+        f"tests/stack.py ({database}, one uvicorn process, one worker process x {WORKER_THREADS} "
+        f"threads); {report.machine()} at the end. Detection = our `finished_at` minus the "
+        "simulator's create time + ready time."
+    )
+    return "\n".join(
+        [
+            head,
+            "",
+            markdown_table(
+                [
+                    "first poll",
+                    "webhooks",
+                    "succeeded",
+                    "vendor calls/gen",
+                    "target",
+                    "ready → succeeded p50 / p95",
+                    "target",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -91,6 +160,7 @@ def main(argv: list[str]) -> int:
         default=[5.0, 3.0],
         help="GENERATION_EXPECTED_S values to try (the first poll's delay)",
     )
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     results = [
         run(
@@ -102,21 +172,10 @@ def main(argv: list[str]) -> int:
         for expected in args.expected
         for webhooks in (False, True)
     ]
-    print(
-        f"\n{args.generations} generations, simulator ready after {args.ready_after:g} s, "
-        f"polls every 15-25 s after the first; minimum vendor calls per generation = "
-        f"{MINIMUM_CALLS}\n"
-    )
-    print(
-        f"{'first poll':>10} {'webhooks':>8} {'ok':>5} {'creates':>7} {'calls/gen':>9} "
-        f"{'p50 ready->ok':>13} {'p95 ready->ok':>13} {'wall':>7}"
-    )
-    for r in results:
-        print(
-            f"{r['expected_s']:>9g}s {('yes' if r['webhooks'] else 'no'):>8} "
-            f"{r['succeeded']:>5} {r['creates']:>7} {r['calls_per_generation']:>9.2f} "
-            f"{r['p50_s']:>12.2f}s {r['p95_s']:>12.2f}s {r['wall_s']:>6.1f}s"
-        )
+    text = table(results, generations=args.generations, ready_after_s=args.ready_after)
+    print(f"\n{text}\n")
+    if not args.no_write:
+        report.write_section("detection", "Detection: vendor ready to `succeeded`", text)
     return 0
 
 
