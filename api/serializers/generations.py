@@ -16,6 +16,7 @@ from api.fields import (
     StrictFloatField,
     UnknownFieldsRefused,
 )
+from api.serializers.base import ModelSerializer
 from api.serializers.jobs import JobSerializer
 from api.signing import context_grant, signed_url
 from generations.models import (
@@ -245,7 +246,7 @@ class GenerationCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
         attrs["source_clip"] = clip
 
 
-class ClipSerializer(serializers.ModelSerializer):
+class ClipSerializer(ModelSerializer):
     audio_url = serializers.SerializerMethodField(
         help_text="Short-lived signed URL of the audio, from the moment the clip is streaming "
         "or succeeded: our copy once `media` is ready, until then streamed through from the "
@@ -310,7 +311,7 @@ class GenerationErrorSerializer(serializers.Serializer):
 PUBLIC_STATUSES = [s for s in Status.values if s != Status.SUBMITTING]
 
 
-class GenerationSerializer(serializers.ModelSerializer):
+class GenerationSerializer(ModelSerializer):
     status = serializers.SerializerMethodField()
     source_clip = serializers.UUIDField(source="source_clip_id", allow_null=True, read_only=True)
     persona = serializers.UUIDField(

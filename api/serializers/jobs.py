@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from api import passthrough
 from api.fields import LabelField, StrictChoiceField, UnknownFieldsRefused
+from api.serializers.base import ModelSerializer
 from api.signing import context_grant, signed_url
 from generations.models import Job, JobFile, JobKind, MediaState, Status
 
@@ -52,7 +53,7 @@ class LyricsRequestSerializer(_StrictSerializer):
         return value
 
 
-class JobFileSerializer(serializers.ModelSerializer):
+class JobFileSerializer(ModelSerializer):
     media = serializers.ChoiceField(
         source="media_state",
         choices=MediaState.choices,
@@ -91,7 +92,7 @@ class LyricsDraftSerializer(serializers.Serializer):
 PUBLIC_STATUSES = [Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED]
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ModelSerializer):
     status = serializers.SerializerMethodField()
     clip = serializers.UUIDField(source="clip_id", allow_null=True, read_only=True)
     files = JobFileSerializer(many=True, read_only=True)

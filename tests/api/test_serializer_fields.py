@@ -1,0 +1,37 @@
+"""The generation, clip and job serializers build their fields from the model once per class,
+not for every response (DRF introspects the model on each instance: most of the CPU of
+serializing a generation); each instance still has fields of its own."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+from rest_framework import serializers
+
+from api.serializers.generations import ClipSerializer, GenerationSerializer
+from api.serializers.jobs import JobFileSerializer, JobSerializer
+
+SERIALIZERS = (GenerationSerializer, ClipSerializer, JobSerializer, JobFileSerializer)
+
+
+def test_fields_are_built_from_the_model_once_per_class():
+    for serializer in SERIALIZERS:
+        assert serializer().fields  # built here, or already
+    build = mock.patch.object(
+        serializers.ModelSerializer,
+        "build_field",
+        autospec=True,
+        side_effect=serializers.ModelSerializer.build_field,
+    )
+    with build as spy:
+        for serializer in SERIALIZERS:
+            assert serializer().fields
+    assert spy.call_count == 0
+
+
+def test_each_instance_has_its_own_fields():
+    first, second = GenerationSerializer(), GenerationSerializer()
+    assert first.fields["status"] is not second.fields["status"]
+    assert first.fields["status"].parent is first
+    assert second.fields["clips"].parent is second
+    assert set(first.fields) == set(GenerationSerializer.Meta.fields)
