@@ -3,6 +3,7 @@ open, a cap of streams per user, bounded backlogs, and resume ids that are check
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -13,6 +14,8 @@ from django.test import AsyncClient
 
 from api import eventhub
 from api.tokens import token_create
+from config.asgi import application
+from config.streams import STREAM_THREADS
 from generations import events
 from generations.models import Status
 from tests.api.sse import Reader
@@ -131,3 +134,60 @@ def test_a_stream_that_falls_too_far_behind_is_ended(settings):
     assert not sub.closed and sub.pending["g0"] == (9, "")
     sub.deliver("g3", 10)
     assert sub.closed
+
+
+async def _open_through_the_asgi_application(path: str, secret: str):
+    """A stream opened as uvicorn opens it (config.asgi.application, not the test client):
+    (the task serving it, a queue of what it sends, an event that disconnects it)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {secret}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent: asyncio.Queue = asyncio.Queue()
+    gone, asked = asyncio.Event(), False
+
+    async def receive():
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    task = asyncio.create_task(application(scope, receive, sent.put))
+    return task, sent, gone
+
+
+def test_streams_served_by_the_asgi_application_hold_no_thread_each(alice, settings):
+    # Django gives each request a thread of its own for its sync middleware, for as long as the
+    # request lasts: a stream's whole life. Streams share config.streams.STREAM_THREADS.
+    settings.SSE_MAX_STREAMS_PER_USER = STREAMS
+    secret = token_create(user=alice, name="asgi").secret
+
+    async def scenario():
+        threads = threading.active_count()
+        streams = []
+        for _ in range(STREAMS):
+            streams.append(await _open_through_the_asgi_application("/api/v1/events", secret))
+            _, sent, _ = streams[-1]
+            start = await asyncio.wait_for(sent.get(), 10)
+            assert start["status"] == 200, start
+            assert (await asyncio.wait_for(sent.get(), 10))["body"].startswith(b"retry:")
+        added = threading.active_count() - threads
+        for _task, _, gone in streams:
+            gone.set()
+        await asyncio.wait_for(asyncio.gather(*(task for task, _, _ in streams)), 10)
+        return added
+
+    # Its own loop, as uvicorn's (async_to_sync would lend the middleware this test's thread).
+    assert asyncio.run(scenario()) <= settings.SSE_DB_THREADS + STREAM_THREADS
