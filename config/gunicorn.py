@@ -22,6 +22,9 @@ worker_class = "config.gunicorn.Worker"
 # stream does not count against it.
 timeout = 60
 graceful_timeout = 20
+# Idle client connections stay open this long (the uvicorn workers' timeout_keep_alive): longer
+# than the proxy's idle timeout, see WEB_KEEPALIVE_S in config/settings.py (which checks it).
+keepalive = int(os.environ.get("WEB_KEEPALIVE_S", "75"))
 # The proxy in front terminates TLS and sets X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER); gunicorn
 # trusts its forwarded headers from FORWARDED_ALLOW_IPS (its own variable, default 127.0.0.1).
 # gunicorn's control socket sits at one path per user ($HOME/.gunicorn): two instances on a machine

@@ -107,8 +107,11 @@ def _web_command(fd: int, prod: bool) -> list[str]:
             *(sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py"),
             *("--bind", f"fd://{fd}", "config.asgi:application"),
         ]
+    from django.conf import settings  # loaded and checked by preflight
+
     return [
         *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--fd", str(fd)),
+        *("--timeout-keep-alive", str(settings.WEB_KEEPALIVE_S)),  # see the setting
         "--no-access-log",  # config.logs.request_log writes one line per request
         *("--lifespan", "off"),  # Django has no ASGI lifespan; saying so spares a confusing line
     ]

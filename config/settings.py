@@ -320,6 +320,14 @@ if MUSIC_DEFAULT_MODEL not in MUSIC_MODELS:
     raise ImproperlyConfigured(f"MUSIC_DEFAULT_MODEL {MUSIC_DEFAULT_MODEL!r} is not a MUSIC_MODEL")
 
 # --- HTTP API -------------------------------------------------------------------------------
+# How long the web tier keeps an idle client connection open, in seconds. Longer than the idle
+# timeout of the proxy or load balancer in front (commonly 60 s): a backend that closes first
+# races the proxy's next request on that connection, which then fails (a 502 at the proxy, a
+# reset at a polling client). uvicorn's own default is 5 s and gunicorn's 2 s. config/gunicorn.py
+# reads the same variable.
+WEB_KEEPALIVE_S = env.int("WEB_KEEPALIVE_S", default=75)
+if not 1 <= WEB_KEEPALIVE_S <= 3600:
+    raise ImproperlyConfigured("WEB_KEEPALIVE_S: seconds, 1-3600.")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
 # Request bodies here are flat objects; deep nesting only serves to exhaust recursion.
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=20)

@@ -33,6 +33,7 @@ def checkout():
         ("BROKER_URL", f"amqp://guest:guest@{UNREACHABLE}/", "cannot reach"),
         ("DEFAULT_PLAN_CREDITS", "twenty", "invalid literal"),
         ("MUSICAPI_MEDIA_HOSTS", "ftp://cdn.example", ""),
+        ("WEB_KEEPALIVE_S", "0", "seconds, 1-3600"),
     ],
 )
 def test_a_setup_mistake_is_one_line_naming_the_variable(checkout, variable, value, says):
