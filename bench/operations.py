@@ -14,10 +14,14 @@ operation did not succeed in time. Needs only the service's HTTP API (nothing of
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import shlex
+import struct
 import sys
 import time
+import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +77,9 @@ class Client:
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
-    def curl(self, method: str, url: str, body: Any, headers: dict[str, str]) -> str:
+    def curl(
+        self, method: str, url: str, body: Any, headers: dict[str, str], form: dict | None = None
+    ) -> str:
         parts = ["curl", "-sS", "-i"]
         if method != "GET":
             parts += ["-X", method]
@@ -83,6 +89,9 @@ class Client:
             line += f" -H {shlex.quote(f'{name}: {value}')}"
         if body is not None:
             line += " -H 'Content-Type: application/json' -d " + shlex.quote(json.dumps(body))
+        for name, value in (form or {}).items():
+            value = f"@{value[0]}" if isinstance(value, tuple) else value
+            line += f" -F {shlex.quote(f'{name}={value}')}"
         return line
 
     def call(
@@ -92,25 +101,30 @@ class Client:
         body: Any = None,
         *,
         headers: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
         quiet: bool = False,
         expect: tuple[int, ...] = (200, 201, 202),
     ) -> requests.Response:
         """One request; printed in full unless `quiet` (then one line). A 429 with a short
-        Retry-After is waited out and sent again; any status outside `expect` fails."""
+        Retry-After is waited out and sent again; any status outside `expect` fails. `form`: a
+        multipart body, each file as (name, bytes, content type)."""
         url = path if path.startswith("http") else f"{self.base}{path}"
         headers = headers or {}
         while True:
             sent = now()
             started = time.monotonic()
+            files = {k: v for k, v in (form or {}).items() if isinstance(v, tuple)}
             answer = self.session.request(
                 method,
                 url,
                 json=body,
+                files=files or None,
+                data={k: v for k, v in (form or {}).items() if k not in files} or None,
                 headers={"Authorization": f"Bearer {self.token}", **headers},
-                timeout=30,
+                timeout=60,
             )
             took_ms = (time.monotonic() - started) * 1000
-            self._print(method, url, body, headers, answer, sent, took_ms, quiet)
+            self._print(method, url, body, headers, answer, sent, took_ms, quiet, form)
             retry_s = _retry_after(answer)
             if answer.status_code == 429 and retry_s is not None and retry_s <= RETRY_429_MAX_S:
                 self.say(f"# {now()} 429: waiting {retry_s:.0f} s as Retry-After asks, then again")
@@ -120,14 +134,14 @@ class Client:
                 raise OperationFailed(f"{method} {path} answered {answer.status_code}")
             return answer
 
-    def _print(self, method, url, body, headers, answer, sent, took_ms, quiet) -> None:
+    def _print(self, method, url, body, headers, answer, sent, took_ms, quiet, form) -> None:
         summary = f"{answer.status_code} {answer.reason}"
         if quiet:
             status = _json(answer).get("status", "") if _is_json(answer) else ""
             self.say(f"# {sent} GET {url} -> {summary} {status} ({took_ms:.0f} ms)")
             return
         self.say(f"# {sent}")
-        self.say(f"$ {self.curl(method, url, body, headers)}")
+        self.say(f"$ {self.curl(method, url, body, headers, form)}")
         self.say(f"< {summary}   (answered {now()}, {took_ms:.0f} ms)")
         for name in (
             "Location",
@@ -186,6 +200,22 @@ def _json(answer: requests.Response) -> dict:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {"items": body}
+
+
+def hum_wav(seconds: float = 8.0, rate: int = 16_000) -> bytes:
+    """A short WAV of a hummed tune (sine notes), within the vendor's 6-60 s for uploads."""
+    notes = (262, 294, 330, 349, 392, 349, 330, 294)
+    frames = bytearray()
+    for n in range(int(seconds * rate)):
+        pitch = notes[int(n / rate * 2) % len(notes)]
+        frames += struct.pack("<h", int(12_000 * math.sin(2 * math.pi * pitch * n / rate)))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(bytes(frames))
+    return out.getvalue()
 
 
 def _retry_after(answer: requests.Response) -> float | None:
@@ -296,6 +326,27 @@ class Run:
             }
         )
 
+    def upload(self) -> None:
+        form = {"file": ("hum.wav", hum_wav(), "audio/wav"), "title": "humming"}
+        created = _json(self.client.call("POST", "/api/v1/uploads", form=form))
+        final = self.client.wait(f"/api/v1/generations/{created['id']}")
+        if final["status"] != "succeeded":
+            raise OperationFailed(f"upload {final['status']}: {final.get('error')}")
+        self.client.play(final["clips"][0]["audio_url"])
+        self.made["upload"] = final["clips"][0]
+
+    def upload_cover(self) -> None:
+        upload = self.made.get("upload")
+        if upload is None:
+            raise OperationFailed("no uploaded clip to cover (upload did not succeed)")
+        self.generation(
+            {
+                "operation": "cover",
+                "source_clip": upload["id"],
+                "description": "this hummed tune as a lush synth-pop song",
+            }
+        )
+
     def _clip(self) -> dict:
         clip = self.made.get("clip")
         if clip is None:
@@ -316,6 +367,14 @@ OPERATIONS = (
     ("persona", Run.persona),
     ("persona_music", Run.persona_music),
 )
+# Offered when the service's schema has them (uploads came later than the rest).
+UPLOAD_OPERATIONS = (("upload", Run.upload), ("cover of the upload", Run.upload_cover))
+
+
+def operations_offered(client: Client) -> tuple:
+    schema = client.session.get(f"{client.base}/api/schema/?format=json", timeout=30)
+    paths = schema.json().get("paths", {}) if schema.ok else {}
+    return OPERATIONS + (UPLOAD_OPERATIONS if "/api/v1/uploads" in paths else ())
 
 
 def run(client: Client) -> list[Outcome]:
@@ -324,7 +383,10 @@ def run(client: Client) -> list[Outcome]:
     client.say(f"# Music Gateway: every user operation against {client.base}, started {now()}")
     client.say("# TOKEN is the API token (export TOKEN=mg_…); each request is printed as curl.\n")
     client.call("GET", "/api/v1/me")
-    for name, operation in OPERATIONS:
+    offered = operations_offered(client)
+    if len(offered) == len(OPERATIONS):
+        client.say("# This service offers no uploads (POST /api/v1/uploads): upload steps skipped.")
+    for name, operation in offered:
         outcome = Outcome(name)
         client.say(f"{'=' * 100}\n# operation: {name}   (started {now()})\n{'=' * 100}")
         started = time.monotonic()
