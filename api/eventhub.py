@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CLIENT_NAME = "mg-sse-hub"
+# How long a loaded state stays shared: streams opening later reuse it while no event came.
+SNAPSHOTS_KEPT_S = 120
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -229,7 +231,7 @@ class Hub:
         while True:
             _raise_if_cancelled()
             await asyncio.sleep(settings.SSE_HEARTBEAT_S)
-            self.snapshots.forget(older_than_s=settings.SSE_HEARTBEAT_S)
+            self.snapshots.forget(older_than_s=SNAPSHOTS_KEPT_S)
             subs = self.subscriptions
             if not subs:
                 continue

@@ -158,6 +158,15 @@ def _load_events(ids: list[int]) -> dict[int, Event]:
     return selectors.events_with_generations(event_ids=ids)
 
 
+def _settled(future: asyncio.Future) -> bool:
+    return (
+        future.done()
+        and not future.cancelled()
+        and future.exception() is None
+        and future.result() is not None
+    )
+
+
 class Snapshots:
     """This process's loaded states, by (generation id, event id) and by event id."""
 
@@ -184,6 +193,12 @@ class Snapshots:
         if found is None or found[0] is None:
             return None
         generation, latest = found
+        if latest is not None:
+            # Every visible change is an event: a state loaded at or after this latest event
+            # is this one, and its JSON is made already (streams opening by the thousand).
+            known = self._states.get((generation_id, latest))
+            if known is not None and _settled(known):
+                return known.result()
         state = State(generation, latest, is_done(generation))
         if latest is not None:  # what a stream woken by that event may send as it is
             future = asyncio.get_running_loop().create_future()

@@ -59,6 +59,7 @@ class Receipts:
     refused: int = 0
     errors: int = 0
     frames: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)  # "generation" / "user" -> receipts
     why: dict[str, int] = field(default_factory=dict)  # error kind -> count
 
     def error(self, kind: str) -> None:
@@ -80,6 +81,7 @@ class Deadline:
 async def hold_stream(
     port: int, path: str, headers: str, receipts: Receipts, until: Deadline, opened: asyncio.Event
 ) -> None:
+    kind = "user" if path == "/api/v1/events" else "generation"
     """One SSE stream: record when each generation's terminal event arrives."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
@@ -115,6 +117,7 @@ async def hold_stream(
                 frame, buffer = buffer.split(b"\n\n", 1)
                 if b'"status": "failed"' in frame:
                     receipts.frames += 1
+                    receipts.by_kind[kind] = receipts.by_kind.get(kind, 0) + 1
                     body = frame.split(b"data: ", 1)[1]
                     data = json.loads(body)
                     generation_id = data["data"]["id"] if "type" in data else data["id"]
@@ -289,6 +292,7 @@ async def run(args) -> dict:
             "open_at_end": still_open,
             "why": receipts.why,
             "receipts": len(latencies),
+            "receipts_by_kind": receipts.by_kind,
             "expected_receipts": expected,
             "rss_before_mb": rss_before,
             "rss_peak_mb": rss_peak,
@@ -315,7 +319,10 @@ def table(r: dict) -> str:
         f"{r['hold_s']:.0f} s after a {r['ramp_s']:.0f} s ramp; {r['generations']} generations "
         f"end during the hold (one event each). Opened {r['opened']:,}, refused "
         f"{r['refused']}, errors {r['errors']}, still open at the end {r['open_at_end']:,}; "
-        f"{r['receipts']:,} of {r['expected_receipts']:,} expected receipts."
+        f"{r['receipts']:,} of {r['expected_receipts']:,} expected receipts "
+        f"({r['receipts_by_kind'].get('generation', 0):,} of {r['streams']:,} on generation "
+        f"streams, {r['receipts_by_kind'].get('user', 0):,} of "
+        f"{r['user_streams'] * r['generations']:,} on user streams)."
         + (f" Failures: {r['why']}." if r["why"] else ""),
         "",
         "| figure | measured | target | met |",

@@ -17,6 +17,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from api import live_snapshots
 from api.live_snapshots import Batcher
 from api.signing import BUCKET_S
 from api.tokens import token_create
@@ -134,6 +135,29 @@ def test_one_event_is_read_once_for_all_of_a_users_streams(alice, running, auth,
 
     scenario()
     assert queries.count == 1
+
+
+def test_streams_opening_one_after_another_share_the_json_of_the_same_state(
+    running, auth, monkeypatch
+):
+    made = []
+    real = live_snapshots.serialized
+    monkeypatch.setattr(
+        live_snapshots, "serialized", lambda *args: made.append(args[0].pk) or real(*args)
+    )
+    events.publish(running.pk, "generation.running")
+
+    @async_to_sync
+    async def scenario():
+        url = f"/api/v1/generations/{running.pk}/events"
+        for _ in range(STREAMS):  # each opens after the one before has its first frame
+            reader = Reader(await AsyncClient().get(url, headers=auth))
+            _, body = await reader.event()
+            assert body["status"] == "running"
+            await reader.chunks.aclose()
+
+    scenario()
+    assert made == [running.pk]
 
 
 @pytest.mark.django_db(transaction=False)
