@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import LabelField, StrictCharField
+from api.serializers.base import ModelSerializer
 from api.serializers.jobs import PUBLIC_STATUSES, JobErrorSerializer, _StrictSerializer
 from generations.models import Persona, Status
 
@@ -40,7 +41,7 @@ class PersonaCreateSerializer(_StrictSerializer):
         return value
 
 
-class PersonaSerializer(serializers.ModelSerializer):
+class PersonaSerializer(ModelSerializer):
     status = serializers.SerializerMethodField(
         help_text="Its job's: queued → running → succeeded (it can sing: use it in a generation "
         "of operation persona_music) or failed (see `error`)."

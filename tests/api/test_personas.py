@@ -211,3 +211,22 @@ def test_a_persona_song_is_checked_before_anything_is_stored(
     assert response.status_code == 400, response.json()
     assert message in response.json()["errors"][field][0]
     assert not Generation.objects.filter(operation="persona_music").exists()
+
+
+def test_the_list_costs_the_same_queries_for_one_persona_or_many(
+    alice, alice_client, clip, ready_persona
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get(URL).status_code == 200
+        return len(captured)
+
+    ready_persona(alice, clip)
+    queries()  # the first request of a token also records its use
+    one = queries()
+    for n in range(4):
+        ready_persona(alice, clip, name=f"P{n}")
+    assert queries() == one
