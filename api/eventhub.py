@@ -43,6 +43,7 @@ T = TypeVar("T")
 CLIENT_NAME = "mg-sse-hub"
 # How long a loaded state stays shared: streams opening later reuse it while no event came.
 SNAPSHOTS_KEPT_S = 120
+LEASES_PER_COMMAND = 1000
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -246,11 +247,18 @@ class Hub:
             await self._renew_leases(subs)
 
     async def _renew_leases(self, subs: list[Subscription]) -> None:
+        """One ZADD per user (of up to LEASES_PER_COMMAND streams), not one per stream: the
+        event loop encodes and parses every command, 10,000 of them stalled it for a while."""
         until = time.time() + _lease_s()
+        by_user: dict[Any, list[str]] = defaultdict(list)
+        for sub in subs:
+            by_user[sub.user_id].append(sub.lease)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for sub in subs:
-                    pipe.zadd(_lease_key(sub.user_id), {sub.lease: until}, xx=True)
+                for user_id, leases in by_user.items():
+                    for i in range(0, len(leases), LEASES_PER_COMMAND):
+                        chunk = leases[i : i + LEASES_PER_COMMAND]
+                        pipe.zadd(_lease_key(user_id), dict.fromkeys(chunk, until), xx=True)
                 await pipe.execute()
         except RedisError as exc:
             logger.warning("live events: stream leases not renewed: %s", exc)

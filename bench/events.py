@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass, field
 
 import redis
-import requests
 
 from bench import report
 from tests.stack import PYTHON, ROOT, Stack
@@ -128,17 +127,32 @@ async def hold_stream(
         writer.close()
 
 
-async def sample(url: str, headers: dict, until: float, into: list[float]) -> None:
-    """Time one request every 0.2 s until `until` (in a thread: requests is blocking)."""
-    session = requests.Session()
-    while time.monotonic() < until:
-        started = time.perf_counter()
-        try:
-            ok = (await asyncio.to_thread(session.get, url, headers=headers, timeout=30)).ok
-        except requests.RequestException:
-            ok = False
-        into.append((time.perf_counter() - started) if ok else float("inf"))
-        await asyncio.sleep(0.2)
+SAMPLE = """
+import json, sys, time
+import requests
+url, authorization, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+headers = {"Authorization": authorization} if authorization else {}
+session, took, until = requests.Session(), [], time.monotonic() + seconds
+while time.monotonic() < until:
+    started = time.perf_counter()
+    try:
+        ok = session.get(url, headers=headers, timeout=30).ok
+    except requests.RequestException:
+        ok = False
+    took.append(time.perf_counter() - started if ok else None)
+    time.sleep(0.2)
+print(json.dumps(took))
+"""
+
+
+async def sample(url: str, authorization: str, seconds: float) -> list[float]:
+    """Time one request every 0.2 s for `seconds`, in a process of its own: the web process's
+    answer time, not this one's (its event loop is busy with the streams), inf when failed."""
+    sampler = await asyncio.create_subprocess_exec(
+        PYTHON, "-c", SAMPLE, url, authorization, str(seconds), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await sampler.communicate()
+    return [float("inf") if t is None else t for t in json.loads(out)]
 
 
 def p(values: list[float], q: float) -> float:
@@ -230,12 +244,12 @@ async def run(args) -> dict:
         ramp_s = time.monotonic() - started
         hold_until = time.monotonic() + args.hold_s
         until.at = hold_until
-        healthz: list[float] = []
-        detail: list[float] = []
         samplers = [
-            asyncio.create_task(sample(f"{stack.base}/healthz", {}, hold_until, healthz)),
+            asyncio.create_task(sample(f"{stack.base}/healthz", "", args.hold_s)),
             asyncio.create_task(
-                sample(f"{stack.base}/api/v1/generations/{ids[0]}", auth, hold_until, detail)
+                sample(
+                    f"{stack.base}/api/v1/generations/{ids[0]}", auth["Authorization"], args.hold_s
+                )
             ),
         ]
         await asyncio.sleep(min(10, args.hold_s / 4))  # a quiet baseline first
@@ -267,8 +281,7 @@ async def run(args) -> dict:
         redis_clients = redis_connections(stack)
         await asyncio.sleep(max(0, hold_until - time.monotonic()))
         rss_peak = max(rss_peak, rss_mb(web_pid))
-        for sampler in samplers:
-            await sampler
+        healthz, detail = [await sampler for sampler in samplers]
         still_open = sum(1 for t in tasks if not t.done())
         for task in tasks:
             task.cancel()

@@ -191,3 +191,39 @@ def test_streams_served_by_the_asgi_application_hold_no_thread_each(alice, setti
 
     # Its own loop, as uvicorn's (async_to_sync would lend the middleware this test's thread).
     assert asyncio.run(scenario()) <= settings.SSE_DB_THREADS + STREAM_THREADS
+
+
+def test_the_leases_of_a_users_streams_are_renewed_in_one_command(alice, auth, running, settings):
+    settings.SSE_MAX_STREAMS_PER_USER = STREAMS
+
+    @async_to_sync
+    async def scenario():
+        readers = []
+        for _ in range(STREAMS):
+            readers.append(Reader(await AsyncClient().get(url(running), headers=auth)))
+            await readers[-1].event()
+        hub = eventhub.hub()
+        key = f"mg:sse:user:{alice.pk}"
+        before = dict(await hub.redis.zrange(key, 0, -1, withscores=True))
+        sent = []
+        real = hub.redis.pipeline
+
+        def counting_pipeline(**kwargs):
+            pipe = real(**kwargs)
+            real_zadd = pipe.zadd
+            pipe.zadd = lambda *args, **kw: sent.append(args[0]) or real_zadd(*args, **kw)
+            return pipe
+
+        hub.redis.pipeline = counting_pipeline
+        try:
+            await hub._renew_leases(hub.subscriptions)
+        finally:
+            del hub.redis.pipeline
+        after = dict(await hub.redis.zrange(key, 0, -1, withscores=True))
+        for reader in readers:
+            await reader.chunks.aclose()
+        return sent, before, after
+
+    sent, before, after = scenario()
+    assert sent == [f"mg:sse:user:{alice.pk}"]
+    assert len(after) == STREAMS and all(after[lease] >= before[lease] for lease in before)
