@@ -33,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -51,6 +52,7 @@ SLACK_S = 30.0
 TARGET_WORKER_RSS_MB = 300
 MINIMUM_CALLS = 2  # one create and one finishing poll
 TERMINAL = ("succeeded", "failed", "canceled")
+PROFILE_S = 300  # py-spy records the first five minutes of our drain
 
 
 # --- pure helpers (tests/test_bench_inflight.py) ----------------------------------------------
@@ -170,6 +172,12 @@ def _backend_cpu(stack: Stack) -> dict[int, float]:
     return {pid: _cpu_s([pid]) for (pid,) in rows}
 
 
+def _commits(stack: Stack) -> int:
+    """Transactions committed in the stack's database so far (pg_stat_database)."""
+    query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    return int(stack.query(query)[0][0])
+
+
 def _machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all cores since boot, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -228,13 +236,16 @@ class Sampler:
 
 
 PROFILE_MARKERS = {
-    "PostgreSQL (psycopg)": ("psycopg",),
+    "waiting for PostgreSQL's answers (psycopg Connection.wait)": ("Connection.wait (",),
+    "PostgreSQL driver, all (psycopg)": ("psycopg",),
     "Django ORM (query building, model init)": ("django/db/models",),
     "HTTP to the vendor (requests/urllib3)": ("requests/", "urllib3/"),
     "Redis (broker)": ("redis/",),
-    "Dramatiq brokers and middleware": ("dramatiq/brokers", "dramatiq/middleware"),
-    "JSON": ("json/",),
-    "logging": ("logging/",),
+    "submit (lifecycle.generation_submit)": ("generation_submit (",),
+    "poll (lifecycle.generation_poll)": ("generation_poll (",),
+    "events.publish (event rows)": ("publish (generations/events",),
+    "outbound webhook rows (outbound.deliveries_create)": ("deliveries_create (",),
+    "credits settled (quotas.quota_settle)": ("quota_settle (",),
 }
 
 
@@ -344,6 +355,7 @@ def run(
     threads: int,
     timeout_s: float,
     py_spy: str | None,
+    keep_profile: str | None = None,
 ) -> dict:
     env = {
         # The sleep loop's worker starts without manage.py.
@@ -391,6 +403,7 @@ def run(
         print(f"ours: {generations} created in {result['create_s']:.0f} s; draining", flush=True)
         groups = {"web": stack.procs["web"].pid}
         backends_before = _backend_cpu(stack)
+        commits_before = _commits(stack)
         busy_before = _machine_busy()
         cpu_before = {"web": _cpu_s(_group_pids(groups["web"]))}
         spy = None
@@ -406,7 +419,7 @@ def run(
                 spy = _py_spy(
                     py_spy,
                     groups["worker"],
-                    drain_target_s(ready_after_s),
+                    PROFILE_S,
                     stack.dir / "profile.txt",
                 )
 
@@ -422,6 +435,7 @@ def run(
             cpu_after = {name: _cpu_s(_group_pids(pid)) for name, pid in groups.items()}
         busy_after = _machine_busy()
         backends_after = _backend_cpu(stack)
+        result["commits"] = _commits(stack) - commits_before
         result["cpu_s"] = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
         result["cpu_s"]["postgres"] = sum(
             cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items()
@@ -433,9 +447,13 @@ def run(
         result["rss_process_mb"] = sampler.peak_process_mb
         result["queue_log"] = sampler.queue_log
         if spy is not None:
-            spy.wait(timeout=drain_target_s(ready_after_s) + 60)
+            if spy.poll() is None:  # a drain shorter than PROFILE_S: stop it (it writes then)
+                spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
             profile = stack.dir / "profile.txt"
             lines = profile.read_text().splitlines() if profile.exists() else []
+            if keep_profile and lines:
+                Path(keep_profile).write_text("\n".join(lines) + "\n")
             result["profile"] = summarize_collapsed(lines, PROFILE_MARKERS)
         result["load_after"] = os.getloadavg()[0]
     return result
@@ -548,6 +566,11 @@ def render(result: dict, *, generations: int, sleep_loop: int, ready_after_s: fl
             "—",
         ],
         [
+            "PostgreSQL transactions committed per generation (all processes, drain)",
+            f"{result['commits'] / generations:.1f}",
+            "—",
+        ],
+        [
             f"creating {generations:,} through the service layer (not timed in the drain)",
             f"{result['create_s']:.0f} s",
             "—",
@@ -562,18 +585,18 @@ def render(result: dict, *, generations: int, sleep_loop: int, ready_after_s: fl
         lines += [
             "",
             f"py-spy (20 Hz, the worker's processes, active samples, the first "
-            f"{drain_target_s(ready_after_s):.0f} s of the drain): share of samples in {shares}.",
+            f"{PROFILE_S} s of the drain at most): share of samples in {shares}.",
         ]
     if result.get("queue_log"):
         lines += [
             "",
-            "Queue depths and statuses every 10 s of our drain (t, polls due, polls "
-            "delayed, submits due):",
+            "Queue depths (polls due, polls delayed, submits due) and statuses during our drain, "
+            "t seconds after the worker started (at most 15 of the 10 s samples):",
             "",
         ]
         lines += [
             "    " + ", ".join(f"{k}={v}" for k, v in entry.items())
-            for entry in result["queue_log"]
+            for entry in result["queue_log"][:: max(1, len(result["queue_log"]) // 15)]
         ]
     return "\n".join(lines)
 
@@ -586,6 +609,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=8, help="worker threads, both actors")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds past R, per drain")
     parser.add_argument("--py-spy", help="path of py-spy: record the worker during the drain")
+    parser.add_argument("--keep-profile", help="copy py-spy's collapsed stacks to this file")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--create-rows", nargs=2, metavar=("USER", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -598,7 +622,9 @@ def main(argv: list[str]) -> int:
         "ready_after_s": args.ready_after,
         "threads": args.threads,
     }
-    result = run(**settings, timeout_s=args.timeout, py_spy=args.py_spy)
+    result = run(
+        **settings, timeout_s=args.timeout, py_spy=args.py_spy, keep_profile=args.keep_profile
+    )
     text = render(result, **settings)
     print(f"\n{text}\n")
     if not args.no_write:

@@ -104,9 +104,11 @@ def table(results: list[dict], *, generations: int, ready_after_s: float) -> str
                 f"{verdict(r['p95_s'] <= TARGET_POLLING_P95_S)}"
             )
         calls = r["calls_per_generation"]
+        # Issue 16's 2.00 is for polling alone: with webhooks, a webhook that lands while the
+        # well-timed poll is running makes a second finishing poll.
         calls_target = (
             f"{MINIMUM_CALLS:.2f}: {verdict(round(calls, 2) <= MINIMUM_CALLS)}"
-            if well_timed
+            if well_timed and not r["webhooks"]
             else "—"
         )
         rows.append(
