@@ -171,9 +171,16 @@ EVENT_TYPE_DOCS = {
     "served by this service from now on.",
     "clip.media_failed": "The clip named by `clip` could not be copied (it still plays through "
     "from the vendor while its link lasts).",
-    "clip.job_updated": "A job on one of its clips (a WAV, stems) moved or its files landed.",
+    "clip.job_updated": "A job on the clip named by `clip` (a WAV, stems, a lyrics timeline, a "
+    "persona made from it) moved or its files landed: the clip's `jobs` show it.",
 }
-CLIP_NAMED = ("clip.succeeded", "clip.failed", "clip.media_ready", "clip.media_failed")
+CLIP_NAMED = (
+    "clip.succeeded",
+    "clip.failed",
+    "clip.media_ready",
+    "clip.media_failed",
+    "clip.job_updated",
+)
 
 
 def _event_component(type_: str) -> tuple[str, dict]:

@@ -199,9 +199,7 @@ def _settle(job_id: Any, *, vendor_refunded: bool) -> None:
 
 def job_announce(job_id: Any) -> None:
     """Tell the live streams of the clip's generation (whose clips carry their jobs): an event
-    in the current transaction, announced after commit."""
-    generation_id = (
-        Job.objects.filter(pk=job_id).values_list("clip__generation_id", flat=True).first()
-    )
-    if generation_id is not None:
-        events.publish(generation_id, EventType.CLIP_JOB_UPDATED)
+    naming the clip, in the current transaction, announced after commit."""
+    found = Job.objects.filter(pk=job_id).values_list("clip__generation_id", "clip_id").first()
+    if found is not None and found[0] is not None:
+        events.publish(found[0], EventType.CLIP_JOB_UPDATED, clip_id=found[1])

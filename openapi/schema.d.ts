@@ -1382,7 +1382,7 @@ export interface components {
             /** @description The generation as it is when the event is delivered. */
             data: components["schemas"]["Generation"];
         };
-        /** @description `clip.job_updated`: A job on one of its clips (a WAV, stems) moved or its files landed. */
+        /** @description `clip.job_updated`: A job on the clip named by `clip` (a WAV, stems, a lyrics timeline, a persona made from it) moved or its files landed: the clip's `jobs` show it. */
         ClipJobUpdatedEvent: {
             /**
              * @description `evt_<n>`.
@@ -1398,9 +1398,9 @@ export interface components {
             timestamp: string;
             /**
              * Format: uuid
-             * @description null.
+             * @description The clip it is about.
              */
-            clip?: string | null;
+            clip: string;
             /** @description The generation as it is when the event is delivered. */
             data: components["schemas"]["Generation"];
         };

@@ -73,10 +73,10 @@ def test_a_persona_is_made_at_once_from_the_clip_and_costs_one_credit(
     kinds = sorted(LedgerEntry.objects.filter(operation="persona").values_list("kind", "units"))
     assert kinds == [("charge", 0), ("reserve", 1)]
     assert usage_recompute(user=alice) == (1, 0)
-    # Its changes are events on the song's stream (the clip carries the persona's job).
-    assert Event.objects.filter(
-        generation=song.generation, type=EventType.CLIP_JOB_UPDATED
-    ).exists()
+    # Its changes are events on the song's stream naming the clip (which carries the job).
+    announced = Event.objects.filter(generation=song.generation, type=EventType.CLIP_JOB_UPDATED)
+    assert announced.count() == 2  # submitting, succeeded
+    assert set(announced.values_list("clip_id", flat=True)) == {song.pk}
 
 
 def test_a_persona_the_vendor_refuses_fails_with_its_reason_and_costs_nothing(

@@ -219,6 +219,7 @@ def test_every_event_type_is_sent_as_its_documented_schema(
         "clip.failed",
         "clip.media_ready",
         "clip.media_failed",
+        "clip.job_updated",
     )
     events.publish(generation.pk, type_, clip_id=clip.pk if about_a_clip else None)
     token = token_create(user=alice, name="sse").secret
