@@ -22,6 +22,7 @@ from contextvars import ContextVar
 
 from asgiref.sync import iscoroutinefunction
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.functional import SimpleLazyObject, empty
 
 FIELDS = (
     *("request_id", "user_id", "generation_id", "clip_id", "job_id", "file_id", "delivery_id"),
@@ -120,6 +121,8 @@ def _request_id(request) -> str:
 def _user_id(request) -> str | None:
     # DRF puts the token's user on the request; a session user only if it was loaded anyway.
     user = request.__dict__.get("_cached_user") or request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return None  # never loaded: loading it here is a query (in an async view, an error)
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return str(user.pk)

@@ -226,3 +226,19 @@ def test_every_actor_names_what_it_works_on():
     from workers.logcontext import FIRST_ARGUMENT, GIVE_UPS
 
     assert set(FIRST_ARGUMENT) | set(GIVE_UPS) == set(dispatch.QUEUES)
+
+
+def test_a_session_user_nobody_loaded_is_not_loaded_for_the_log_line():
+    """The demo page's session cookie made every async view (GET /events) a 500: the log line
+    evaluated the lazy session user, a database query in the event loop."""
+    from django.http import HttpRequest
+    from django.utils.functional import SimpleLazyObject
+
+    from config.logs import _user_id
+
+    def load():
+        raise AssertionError("the session user was loaded for the log")
+
+    request = HttpRequest()
+    request.user = SimpleLazyObject(load)
+    assert _user_id(request) is None
