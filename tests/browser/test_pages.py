@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.audio_files import wav_bytes
 from tests.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -24,7 +25,9 @@ def shots(tmp_path) -> Path:
 
 @pytest.fixture(scope="module")
 def stack():
-    with Stack(ready_after_s=2) as stack:
+    # webhooks: PUBLIC_BASE_URL is the stack's own address, which uploads need (the simulator
+    # fetches the uploaded audio from it, as the vendor would).
+    with Stack(ready_after_s=2, webhooks=True) as stack:
         yield stack
 
 
@@ -102,3 +105,37 @@ def test_the_demo_page_follows_three_songs_at_once_on_one_stream(stack, page):
     )
     assert {url.split("?")[0] for url in streams} == {f"{stack.base}/api/v1/events"}
     assert len(streams) == 1, streams
+
+
+def test_the_demo_page_uploads_audio_and_covers_it(stack, page, tmp_path):
+    """Upload → the music service's clip of it → a cover of it, playing, all in the page."""
+    audio = tmp_path / "humming.wav"
+    audio.write_bytes(wav_bytes(8.0))
+    page.goto(f"{stack.base}/demo/")
+    page.fill("#description", "as a jazz trio")
+    page.set_input_files("#audio", str(audio))
+    page.click("#upload-button")
+    cover = page.locator("#clips .cover button").first
+    cover.wait_for(timeout=TIMEOUT_MS)  # the upload succeeded: the vendor made its clip
+    assert "humming" in page.inner_text("#clips")
+    uploaded = page.get_attribute("#clips", "data-generation")
+    cover.click()
+    page.wait_for_function(
+        f"""() => document.querySelector('#clips').dataset.generation !== '{uploaded}'
+            && document.querySelector('#status').textContent === 'succeeded'
+            && document.querySelectorAll('#clips audio').length > 0""",
+        timeout=TIMEOUT_MS,
+    )
+    page.locator("#clips audio").first.evaluate("a => a.play()")
+    page.wait_for_function(
+        "() => document.querySelector('#clips audio').currentTime > 0.5", timeout=TIMEOUT_MS
+    )
+    session = stack.session(page.input_value("#token"))
+    shown = page.get_attribute("#clips", "data-generation")
+    made = session.get(f"{stack.base}/api/v1/generations/{shown}", timeout=10).json()
+    upload = session.get(f"{stack.base}/api/v1/generations/{uploaded}", timeout=10).json()
+    assert (upload["operation"], upload["status"]) == ("upload", "succeeded")
+    assert (made["operation"], made["status"]) == ("cover", "succeeded")
+    assert made["source_clip"] == upload["clips"][0]["id"]
+    tasks = stack.simulator("ledger")["tasks"]
+    assert "cover_upload_music" in [t["task_type"] for t in tasks]

@@ -1,16 +1,18 @@
 // Music Gateway in a page: create songs, follow them all live on one stream, play the clips,
-// get a WAV.
+// get a WAV, upload your own audio and cover it.
 // Everything a frontend needs is here; copy what you like.
 
 const $ = (id) => document.getElementById(id);
 
 // Every call sends the user's token; errors arrive as RFC 9457 problem details.
 async function api(path, options = {}) {
+  // A FormData body (an upload) sets its own multipart Content-Type, with the boundary.
+  const json = options.body instanceof FormData ? {} : { "Content-Type": "application/json" };
   const response = await fetch(path, {
     ...options,
     headers: {
       Authorization: `Bearer ${$("token").value.trim()}`,
-      "Content-Type": "application/json",
+      ...json,
       ...options.headers,
     },
   });
@@ -63,6 +65,44 @@ async function requestWav(clipId, button) {
   showQuota();
 }
 
+// An uploaded clip, once the music service has made its own clip of it (state succeeded), is
+// a source like any clip: a cover is POST /generations with operation cover and source_clip.
+function renderCover(card, clip, generation) {
+  const place = card.querySelector(".cover");
+  if (generation.operation !== "upload" || clip.state !== "succeeded") {
+    place.textContent = generation.operation === "upload" && clip.state !== "failed"
+      ? "Sending your audio to the music service…" : "";
+    return;
+  }
+  if (place.querySelector("button")) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Cover it";
+  button.addEventListener("click", () => requestCover(clip.id, button));
+  place.replaceChildren(button);
+}
+
+async function requestCover(clipId, button) {
+  button.disabled = true;
+  try {
+    const generation = await api("/api/v1/generations", {
+      method: "POST",
+      headers: { "Idempotency-Key": crypto.randomUUID() },
+      body: JSON.stringify({
+        operation: "cover",
+        source_clip: clipId,
+        description: $("description").value,
+      }),
+    });
+    shown = generation.id; // the cover's clips replace the upload's below
+    render(generation);
+  } catch (error) {
+    button.disabled = false;
+    button.parentElement.prepend(`${error.message} `);
+  }
+  showQuota();
+}
+
 let shown = null; // the id of the generation shown below: the latest one created
 
 // Every generation on the page, one line each: one stream follows them all.
@@ -107,7 +147,7 @@ function render(generation) {
       card.dataset.clip = clip.id;
       card.innerHTML =
         `<img alt=""><div><strong></strong><audio controls preload="none"></audio>` +
-        `<p class="wav"></p></div>`;
+        `<p class="wav"></p><p class="cover"></p></div>`;
       card.querySelector("audio").src = clip.audio_url; // signed: no header needed
       $("clips").append(card);
     }
@@ -116,6 +156,7 @@ function render(generation) {
     }
     card.querySelector("strong").textContent = `${clip.title} (${Math.round(clip.duration)} s)`;
     renderWav(card, clip);
+    renderCover(card, clip, generation);
   }
 }
 
@@ -152,7 +193,8 @@ async function showQuota() {
     const u = me.usage;
     $("quota").textContent =
       `Plan ${me.plan.name}: ${u.remaining} of ${u.limit} credits left this ${me.plan.period} ` +
-      `(a song costs ${me.prices.create}, a WAV ${me.prices.wav}), ` +
+      `(a song costs ${me.prices.create}, a WAV ${me.prices.wav}, an upload ` +
+      `${me.prices.upload}), ` +
       `${u.in_flight} in progress; resets ${new Date(u.resets_at).toLocaleString()}.`;
   } catch (error) {
     $("quota").textContent = error.message;
@@ -186,8 +228,36 @@ $("create").addEventListener("submit", async (event) => {
   showQuota();
 });
 
+// Your own audio: a multipart POST /api/v1/uploads (MP3 or WAV, 6-60 s). A 400/413 names the
+// limit the file broke; the 202 is a generation of operation "upload" whose clip plays at once.
+$("upload").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("upload-button").disabled = true;
+  $("log").replaceChildren();
+  $("status").textContent = "";
+  $("error").hidden = true;
+  const form = new FormData();
+  form.append("file", $("audio").files[0]);
+  try {
+    const generation = await api("/api/v1/uploads", {
+      method: "POST",
+      headers: { "Idempotency-Key": crypto.randomUUID() },
+      body: form,
+    });
+    shown = generation.id;
+    render(generation);
+  } catch (error) {
+    $("result").hidden = false;
+    $("error").hidden = false;
+    $("error").textContent = error.message;
+  }
+  $("upload-button").disabled = false;
+  showQuota();
+});
+
 // Open the stream before the first song, so its `generation.queued` is heard too.
 $("create").addEventListener("submit", () => followAll(), { capture: true });
+$("upload").addEventListener("submit", () => followAll(), { capture: true });
 if ($("token").value) {
   showQuota();
   followAll();
