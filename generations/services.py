@@ -61,8 +61,11 @@ def generation_create(
             if original is not None:
                 return Created(generation=original, usage=None, replayed=True)
         generation = Generation.objects.create(owner=owner, **request)
-        # It has no clips yet: whoever shows it need not ask the database (as a prefetch would).
-        generation._prefetched_objects_cache = {"clips": Clip.objects.none()}
+        # It has no clips yet: whoever shows it need not ask the database (as a prefetch would),
+        # nor build the query (an empty queryset still compiles its SELECT when iterated).
+        clips = Clip.objects.none()
+        clips._result_cache = []
+        generation._prefetched_objects_cache = {"clips": clips}
         _, usage = credits_reserve_with_usage(
             user=owner, operation=generation.operation, generation=generation, plan=plan
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from unittest import mock
 
+import pytest
 from rest_framework import serializers
 
 from api.serializers.generations import ClipSerializer, GenerationSerializer
@@ -35,3 +36,26 @@ def test_each_instance_has_its_own_fields():
     assert first.fields["status"].parent is first
     assert second.fields["clips"].parent is second
     assert set(first.fields) == set(GenerationSerializer.Meta.fields)
+
+
+@pytest.mark.django_db
+def test_a_new_generation_is_shown_without_building_a_query(alice, broker):
+    """It has no clips yet, and the service says so: the 202 answer neither runs nor compiles a
+    query for them (iterating an empty queryset still compiled its SELECT)."""
+    from django.db.models.sql.compiler import SQLCompiler
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from api.tokens import token_create
+    from generations import services
+
+    created = services.generation_create(owner=alice, request={"description": "calm piano"})
+    request = Request(RequestFactory().post("/api/v1/generations"))
+    request.user, request.auth = alice, token_create(user=alice, name="t").token
+    compile_sql = mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    )
+    with compile_sql as spy:
+        shown = GenerationSerializer(created.generation, context={"request": request}).data
+    assert shown["clips"] == []
+    assert spy.call_count == 0
