@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -69,12 +70,18 @@ def run(*, generations: int, ready_after_s: float, expected_s: float, webhooks: 
     }
     vendor_calls = sum(1 for c in log["calls"] if "/sonic/" in c["path"])
     latencies = []
+    # With webhooks: when the simulator sent each one, to split detection into its two halves.
+    webhook_at = {w["task_id"]: w["at"] for w in log.get("webhooks", []) if not w["duplicate"]}
+    sent_late, after_webhook = [], []
     for gid, generation in final.items():
         if generation["status"] != "succeeded":
             continue
         finished = datetime.fromisoformat(generation["finished_at"]).timestamp()
         ready = created_at[task_of[gid]] + ready_after_s
         latencies.append(finished - ready)
+        if (sent := webhook_at.get(task_of[gid])) is not None:
+            sent_late.append(sent - ready)
+            after_webhook.append(finished - sent)
     return {
         "database": database,
         "webhooks": webhooks,
@@ -85,6 +92,8 @@ def run(*, generations: int, ready_after_s: float, expected_s: float, webhooks: 
         "creates": len(created_at),
         "p50_s": percentile(latencies, 50),
         "p95_s": percentile(latencies, 95),
+        "webhook_sent_p95_s": percentile(sent_late, 95),
+        "after_webhook_p95_s": percentile(after_webhook, 95),
         "wall_s": wall_s,
     }
 
@@ -120,6 +129,11 @@ def table(results: list[dict], *, generations: int, ready_after_s: float) -> str
                 calls_target,
                 f"{r['p50_s']:.2f} / {r['p95_s']:.2f} s",
                 target,
+                (
+                    f"{r['webhook_sent_p95_s']:.2f} / {r['after_webhook_p95_s']:.2f} s"
+                    if r["webhooks"] and not math.isnan(r.get("webhook_sent_p95_s", math.nan))
+                    else "—"
+                ),
             ]
         )
     database = results[0]["database"] if results else "?"
@@ -144,6 +158,7 @@ def table(results: list[dict], *, generations: int, ready_after_s: float) -> str
                     "target",
                     "ready → succeeded p50 / p95",
                     "target",
+                    "p95 ready → webhook sent / webhook sent → succeeded",
                 ],
                 rows,
             ),

@@ -58,6 +58,8 @@ def _result(expected_s: float, webhooks: bool, calls: float, p95_s: float) -> di
         "creates": 200,
         "p50_s": p95_s / 2,
         "p95_s": p95_s,
+        "webhook_sent_p95_s": 0.05 if webhooks else math.nan,
+        "after_webhook_p95_s": 0.25 if webhooks else math.nan,
         "wall_s": 40.0,
     }
 
@@ -77,9 +79,9 @@ def test_detection_table_names_settings_and_judges_each_target():
     assert "every 15-25 s" in head and "SQLite" in head and "cores" in head
     rows = table.splitlines()[2:]
     assert rows[0].startswith("| 5 s (well timed) | no | 200 of 200 | 2.00 | 2.00: met |")
-    assert rows[0].endswith("p95 ≤ 26 s (one interval + 1 s): met |")
-    assert rows[1].endswith("p95 ≤ 2 s: met |")
+    assert rows[0].endswith("p95 ≤ 26 s (one interval + 1 s): met | — |")
+    assert rows[1].endswith("p95 ≤ 2 s: met | 0.05 / 0.25 s |")
     assert "| 2.00 | — |" in rows[1]  # 2.00 is the polling target; a webhook may race a poll
     assert "| 3.00 | — |" in rows[2]  # an early first poll is not held to 2 calls
-    assert rows[2].endswith("p95 ≤ 26 s (one interval + 1 s): **missed** |")
-    assert rows[3].endswith("p95 ≤ 2 s: **missed** |")
+    assert rows[2].endswith("p95 ≤ 26 s (one interval + 1 s): **missed** | — |")
+    assert rows[3].endswith("p95 ≤ 2 s: **missed** | 0.05 / 0.25 s |")
