@@ -8,6 +8,7 @@ either path, and still serves the static files under ASGI.
 
 from __future__ import annotations
 
+import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
@@ -31,13 +32,17 @@ def test_the_asgi_chain_is_async_to_the_view():
     assert "SyncToAsync" not in type(handler._middleware_chain).__name__
 
 
-def test_static_files_are_served_under_asgi():
-    @async_to_sync
-    async def fetch():
-        return await AsyncClient().get(
-            "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"
-        )
+@pytest.mark.parametrize("autorefresh", [True, False], ids=["debug", "production"])
+def test_static_files_are_served_under_asgi(settings, autorefresh):
+    # DEBUG looks each path up on disk; production serves the files it listed at start.
+    settings.WHITENOISE_AUTOREFRESH = autorefresh
+    settings.WHITENOISE_USE_FINDERS = True
 
-    response = fetch()
-    assert response.status_code == 200
-    assert b"".join(response.streaming_content)[:100]
+    @async_to_sync
+    async def fetch(path):
+        return await AsyncClient().get(path)
+
+    css = fetch("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
+    assert css.status_code == 200
+    assert b"".join(css.streaming_content)[:100]
+    assert fetch("/static/no-such-file.css").status_code == 404
