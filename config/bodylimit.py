@@ -20,10 +20,10 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def _problem(status: int, detail: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _problem(status: int, detail: str, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     from api.problems import CONTENT_TYPE, problem  # needs the apps loaded; this module does not
 
-    body = json.dumps(problem(status, detail)).encode()
+    body = json.dumps(problem(status, detail, **extra)).encode()
     start = {
         "type": "http.response.start",
         "status": status,
@@ -41,15 +41,17 @@ def _problem(status: int, detail: str) -> tuple[dict[str, Any], dict[str, Any]]:
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-def _limit(scope: Scope) -> tuple[int, str]:
-    """The cap for this request, and how the 413 explains it: uploads carry a file."""
+def _limit(scope: Scope) -> tuple[int, str, dict[str, str]]:
+    """The cap for this request, how the 413 explains it and the limit it names: uploads
+    carry a file."""
     if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/api/v1/uploads":
         cap = settings.UPLOAD_MAX_BYTES
         return (
             cap + MULTIPART_OVERHEAD_BYTES,
             f" (an upload's file: at most {cap}, UPLOAD_MAX_BYTES)",
+            {"code": "upload_refused", "limit": "UPLOAD_MAX_BYTES"},
         )
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, ""
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "", {}
 
 
 class BodyLimit:
@@ -59,7 +61,7 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit, what = _limit(scope)
+        limit, what, named = _limit(scope)
         lengths = {v for k, v in scope.get("headers", []) if k.lower() == b"content-length"}
         if lengths:
             declared = lengths.pop()
@@ -67,7 +69,7 @@ class BodyLimit:
                 return await self._refuse(send, 400, "Content-Length is not valid.")
             if int(declared) > limit:
                 return await self._refuse(
-                    send, 413, f"The body must be at most {limit} bytes{what}."
+                    send, 413, f"The body must be at most {limit} bytes{what}.", **named
                 )
             return await self.app(scope, receive, send)
         # No Content-Length: chunked (or no body at all). Read at most limit + 1 bytes.
@@ -80,7 +82,7 @@ class BodyLimit:
             size += len(chunks[-1])
             if size > limit:
                 return await self._refuse(
-                    send, 413, f"The body must be at most {limit} bytes{what}."
+                    send, 413, f"The body must be at most {limit} bytes{what}.", **named
                 )
             if not message.get("more_body", False):
                 break
@@ -100,7 +102,7 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(send: Send, status: int, detail: str) -> None:
-        start, body = _problem(status, detail)
+    async def _refuse(send: Send, status: int, detail: str, **extra: Any) -> None:
+        start, body = _problem(status, detail, **extra)
         await send(start)
         await send(body)

@@ -132,7 +132,12 @@ def test_a_body_over_the_upload_cap_is_413_before_it_is_read(settings):
         chunks=itertools.repeat(b"x" * 65536, 8),
     )
     assert answer.status == 413
-    assert "UPLOAD_MAX_BYTES" in answer.json()["detail"]
+    problem = answer.json()
+    assert (problem["type"], problem["limit"]) == (
+        "urn:music-gateway:problem:upload_refused",
+        "UPLOAD_MAX_BYTES",
+    )
+    assert "UPLOAD_MAX_BYTES" in problem["detail"]
     assert answer.bytes_read == 0
 
 
