@@ -13,6 +13,11 @@ Database work of streams runs on a small shared thread pool (`run_db`), not a th
 and is shared: the hub's `snapshots` load each generation once per event for all the streams it
 wakes (`api.live_snapshots`), and `batched` coalesces the same check asked by many streams at
 once (opening 50 streams of one generation with one token authorizes once).
+
+An event stream never ends by itself, and uvicorn (also as gunicorn's worker) waits for open
+responses before it exits: on SIGTERM/SIGINT the hub ends every stream (`close_all`), so a
+stopping process lets its clients go at once (they reconnect, with `Last-Event-ID`, to one that
+stays) instead of holding the stop for the whole grace period until it is killed under them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 import time
 import uuid
 import weakref
@@ -152,6 +159,7 @@ class Hub:
         self._acquire = self.redis.register_script(_ACQUIRE)
         self.snapshots = Snapshots()
         self._batchers: dict[Callable, Batcher] = {}
+        self.stopping = False
 
     async def batched(self, load: Callable[[list[Any]], dict[Any, Any]], key: Any) -> Any:
         """`load([key, ...])[key]`, run once for every stream asking the same key at once and in
@@ -179,8 +187,11 @@ class Hub:
         if not acquired:
             return None
         self.by_topic[topic].add(sub)
+        if self.stopping:
+            sub.close()  # it sends the current state, then ends
         async with self._started:
             if not self._tasks:
+                _close_all_on_exit(self, asyncio.get_running_loop())
                 latest = await self.redis.xrevrange(FEED_KEY, count=1)
                 self.cursor = latest[0][0].decode() if latest else "0-0"
                 self._tasks = [
@@ -188,6 +199,13 @@ class Hub:
                     asyncio.create_task(self._sweep(), name="sse-hub-sweeper"),
                 ]
         return sub
+
+    def close_all(self) -> None:
+        """End every open stream, and each one opened from now on after its first state: the
+        process is stopping."""
+        self.stopping = True
+        for sub in self.subscriptions:
+            sub.close()
 
     def release(self, sub: Subscription) -> None:
         """Stop delivering to `sub` and free its place (in the background: this runs in a
@@ -262,6 +280,24 @@ class Hub:
                 await pipe.execute()
         except RedisError as exc:
             logger.warning("live events: stream leases not renewed: %s", exc)
+
+
+def _close_all_on_exit(hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
+    """Run `hub.close_all` on SIGTERM and SIGINT, before the server's own handler (uvicorn's, which
+    then waits for open responses). Only where a server installed one: a process that would die
+    of the signal is left to die of it."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread only (tests run hubs in others)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def on_exit(number, frame, previous=previous):
+            loop.call_soon_threadsafe(hub.close_all)
+            previous(number, frame)
+
+        signal.signal(signum, on_exit)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -227,3 +227,35 @@ def test_the_leases_of_a_users_streams_are_renewed_in_one_command(alice, auth, r
     sent, before, after = scenario()
     assert sent == [f"mg:sse:user:{alice.pk}"]
     assert len(after) == STREAMS and all(after[lease] >= before[lease] for lease in before)
+
+
+async def ends(reader: Reader) -> bool:
+    """The stream ends within a few frames (a heartbeat already on its way may come first)."""
+    for _ in range(3):
+        if await reader.ended():
+            return True
+    return False
+
+
+def test_a_stopping_process_ends_every_stream_and_each_new_one_after_its_state(
+    alice, running, auth
+):
+    events.publish(running.pk, "generation.running")  # what the user's stream starts with
+
+    @async_to_sync
+    async def scenario():
+        streams = [
+            Reader(await AsyncClient().get(url(running), headers=auth)),
+            Reader(await AsyncClient().get("/api/v1/events", headers=auth)),
+        ]
+        for reader in streams:
+            await reader.event()
+        eventhub.hub().close_all()
+        for reader in streams:
+            assert await ends(reader)
+        late = Reader(await AsyncClient().get(url(running), headers=auth))
+        _, body = await late.event()
+        assert body["status"] == "running"
+        assert await ends(late)
+
+    scenario()

@@ -62,3 +62,29 @@ def test_a_killed_launcher_leaves_nothing_even_when_make_is_killed_first(checkou
     make.wait_banner()
     os.kill(make.proc.pid, signal.SIGKILL)  # the launcher is orphaned: it notices and stops
     wait_for(lambda: processes_in(checkout) == [], 60, "every process of the run to end")
+
+
+def test_an_open_event_stream_ends_cleanly_when_make_run_stops(checkout):
+    """The web process ends its event streams when told to stop, so a stop does not wait out
+    the grace period and SIGKILL the web process under its clients (curl exit 18: transfer
+    closed mid-response); the client sees the stream end and reconnects elsewhere."""
+    make = _make_run(checkout)
+    base, token = make.wait_banner()
+    stream = subprocess.Popen(
+        [
+            "curl",
+            "-sN",
+            "--max-time",
+            "90",
+            "-H",
+            f"Authorization: Bearer {token}",
+            f"{base}/api/v1/events",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert stream.stdout.readline().startswith("retry:")  # the stream is open
+    os.kill(make.proc.pid, signal.SIGINT)
+    assert stream.wait(timeout=60) == 0, "the stream was cut, not ended"
+    make.wait_exit(timeout_s=60)
+    assert "Traceback" not in make.text()
