@@ -102,7 +102,18 @@ def test_run_prod_serves_a_song_from_gunicorn_workers_with_debug_off(checkout):
     # Both gunicorn workers' requests, added up (multiprocess mode).
     assert "django_http_requests_latency_seconds_by_view_method_status" in metrics
 
+    # An event stream open on a worker ends cleanly when run-prod stops (curl exit 0; 18 is a
+    # response cut by the worker's SIGKILL after gunicorn's graceful_timeout).
+    curl = ["curl", "-sN", "--max-time", "90", "-H", "X-Forwarded-Proto: https"]
+    stream = subprocess.Popen(
+        [*curl, "-H", f"Authorization: Bearer {token}", f"{base}/api/v1/events"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert stream.stdout.readline().startswith("retry:")
+
     assert launcher.interrupt() == 0
+    assert stream.wait(timeout=60) == 0, "the stream was cut, not ended"
     wait_for(lambda: processes_in(checkout) == [], 60, "every process of run-prod to end")
     text = launcher.text()
     assert "Traceback" not in text, [line for line in text.splitlines() if "Traceback" in line]
