@@ -254,17 +254,7 @@ class GenerationViewSet(
         )
 
     def _accepted(self, request, generation, usage, *, replayed, creates_left=None):
-        headers = {
-            "Location": request.build_absolute_uri(f"{request.path.rstrip('/')}/{generation.pk}"),
-            **ratelimit.headers(usage, creates_left=creates_left),
-        }
-        if replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(
-            GenerationSerializer(generation, context={"request": request}).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers=headers,
-        )
+        return accepted(request, generation, usage, replayed=replayed, creates_left=creates_left)
 
     @extend_schema(
         operation_id="cancelGeneration",
@@ -280,3 +270,19 @@ class GenerationViewSet(
 
     def perform_destroy(self, instance: Generation) -> None:
         services.generation_delete(generation=instance)
+
+
+def accepted(request, generation, usage, *, replayed, creates_left=None) -> Response:
+    """202 with the generation, its `Location`, the quota headers and, for a replayed
+    Idempotency-Key, `Idempotent-Replayed` (POST /generations and POST /uploads)."""
+    headers = {
+        "Location": request.build_absolute_uri(f"/api/v1/generations/{generation.pk}"),
+        **ratelimit.headers(usage, creates_left=creates_left),
+    }
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        GenerationSerializer(generation, context={"request": request}).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers=headers,
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import ranges, ratelimit
@@ -16,7 +15,7 @@ from api.serializers.generations import GenerationSerializer
 from api.serializers.problems import ProblemSerializer, problem_responses
 from api.serializers.uploads import UploadSerializer
 from api.views.clips import _AnyAccept
-from api.views.generations import GENERATION_EXAMPLE
+from api.views.generations import GENERATION_EXAMPLE, accepted
 from generations import idempotency, quotas, uploads
 from generations.media import served_type
 
@@ -144,7 +143,7 @@ class UploadView(APIView):
         if key:
             original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
             if original is not None:
-                return _accepted(request, original, usage, replayed=True)
+                return accepted(request, original, usage, replayed=True)
         creates_left = ratelimit.count_create(
             user_id=request.user.pk, usage=usage, operation="upload"
         )
@@ -157,7 +156,7 @@ class UploadView(APIView):
             request_hash=request_hash if key else "",
             plan=usage.plan,
         )
-        return _accepted(
+        return accepted(
             request,
             created.generation,
             created.usage or usage,
@@ -179,20 +178,6 @@ def _check_plan(plan) -> None:
                 ]
             }
         )
-
-
-def _accepted(request, generation, usage, *, replayed, creates_left=None) -> Response:
-    headers = {
-        "Location": request.build_absolute_uri(f"/api/v1/generations/{generation.pk}"),
-        **ratelimit.headers(usage, creates_left=creates_left),
-    }
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        GenerationSerializer(generation, context={"request": request}).data,
-        status=status.HTTP_202_ACCEPTED,
-        headers=headers,
-    )
 
 
 class UploadSourceView(APIView):

@@ -6,13 +6,13 @@ from a loopback file server as the vendor fetches ours."""
 from __future__ import annotations
 
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.audio_files import mp3_bytes, wav_bytes
 from tests.conftest import SIMULATOR_KEY as KEY
+from tests.workers.musicapi.test_contract import wait_until_finished
 from workers.musicapi.client import MusicApiClient
 from workers.musicapi.errors import (
     InvalidRequest,
@@ -176,16 +176,6 @@ def test_uploads_are_read_with_their_own_longer_timeout(simulator, files):
 # --- extend and cover of an uploaded clip ---------------------------------------------------
 
 
-def finished(client, task_id, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = client.status(task_id)
-        if status.finished:
-            return status
-        time.sleep(0.05)
-    raise AssertionError("did not finish")
-
-
 def on_upload(clip_id: str, operation: str, **fields) -> CreateRequest:
     return CreateRequest(
         model="sonic-v5",
@@ -213,7 +203,7 @@ def test_extend_and_cover_of_an_uploaded_clip_use_the_upload_task_types(client):
 
 def test_a_cover_of_an_upload_is_a_task_of_two_songs_for_fifteen_credits(client, simulator, files):
     clip_id = client.upload(files.url(wav_bytes(8.0)))
-    status = finished(client, client.create(on_upload(clip_id, "cover")))
+    status = wait_until_finished(client, client.create(on_upload(clip_id, "cover")))
     assert [c.state for c in status.clips] == ["succeeded", "succeeded"]
     assert spent(simulator) == 2 + 15
     assert simulator.ledger()["tasks"][-1]["task_type"] == "cover_upload_music"
@@ -221,7 +211,9 @@ def test_a_cover_of_an_upload_is_a_task_of_two_songs_for_fifteen_credits(client,
 
 def test_an_extend_of_an_upload_is_a_task(client, files):
     clip_id = client.upload(files.url(wav_bytes(8.0)))
-    status = finished(client, client.create(on_upload(clip_id, "extend", continue_at=0.1)))
+    status = wait_until_finished(
+        client, client.create(on_upload(clip_id, "extend", continue_at=0.1))
+    )
     assert status.clips[0].audio_url
 
 
@@ -235,6 +227,8 @@ def test_the_simulator_refuses_the_wrong_task_type_for_the_clip(client, files):
     )
     with pytest.raises(RejectedError, match="cover_upload_music"):
         client.create(plain)
-    song = finished(client, client.create(CreateRequest(model="sonic-v5", description="x")))
+    song = wait_until_finished(
+        client, client.create(CreateRequest(model="sonic-v5", description="x"))
+    )
     with pytest.raises(RejectedError, match="not an uploaded clip"):
         client.create(on_upload(song.clips[0].clip_id, "cover"))
