@@ -151,6 +151,13 @@ def test_the_fault_profile_applies_to_uploads(client, simulator, files):
     assert files.fetched == []  # refused before fetching: nothing made, nothing charged
 
 
+def test_the_moderation_rate_refuses_uploads_too(client, simulator, files):
+    simulator.configure(faults={"moderation": 1.0})
+    with pytest.raises(RejectedError, match="moderation"):
+        client.upload(files.url(wav_bytes(8.0)))
+    assert spent(simulator) == 0
+
+
 def test_an_unanswered_upload_is_unconfirmed_and_the_clip_was_made(simulator, files):
     simulator.configure(faults={"hang_s": 1.0})
     client = MusicApiClient(

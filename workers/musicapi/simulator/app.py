@@ -371,6 +371,8 @@ class Simulator:
         answer = self._upload_marker_answer(found, url.partition("?")[0])
         if answer:
             return (*answer, None)
+        if self._draw(self.faults.moderation):
+            return 403, [], {"code": 403, "message": _UPLOAD_MODERATION}, None
         try:
             info = audio_inspect(io.BytesIO(content))
         except NotAudio:
@@ -414,7 +416,7 @@ class Simulator:
         if "copyright" in found:
             return 403, [], {"code": 403, "message": _UPLOAD_COPYRIGHT}
         if "moderation" in found:
-            return 403, [], {"code": 403, "message": "The audio needs moderation review."}
+            return 403, [], {"code": 403, "message": _UPLOAD_MODERATION}
         if "no-credits" in found:
             return 403, [], {"code": 403, "message": _NO_CREDITS}
         if "upload-garbage" in found:
@@ -1009,6 +1011,7 @@ _NO_CREDITS = "The remaining credits are not enough, please recharge your accoun
 _NO_LYRICS_CREDITS = "The remaining lyrics credits are not enough, please recharge your account."
 _NO_SUCH_CLIP = "The clip_id is invalid: no finished song of yours has this id."
 _URL_NOT_ACCESSIBLE = "Audio URL is not accessible. Please provide a public direct audio file URL."
+_UPLOAD_MODERATION = "The audio needs moderation review."
 _UPLOAD_COPYRIGHT = "The audio contains copyrighted content and cannot be uploaded."
 _DERIVE_REFUSED = "This song contains copyrighted content and cannot be processed."
 _REASONS = {
