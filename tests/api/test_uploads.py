@@ -237,3 +237,17 @@ def test_operation_upload_is_not_a_json_generation(alice_client):
     )
     assert response.status_code == 400
     assert "operation" in response.json()["errors"]
+
+
+def test_a_plan_without_uploads_refuses_them_with_nothing_stored(
+    alice_client, alice, settings, sent_messages
+):
+    from generations import quotas
+    from generations.models import Plan
+
+    Plan.objects.create(name="songs-only", allowed_operations=["create"])
+    quotas.plan_assign(user=alice, plan_name="songs-only")
+    response = upload(alice_client, wav_bytes(8.0))
+    assert response.status_code == 400
+    assert "songs-only" in response.json()["errors"]["file"][0]
+    nothing_happened(settings, sent_messages)
