@@ -239,3 +239,16 @@ def test_the_simulator_refuses_the_wrong_task_type_for_the_clip(client, files):
     )
     with pytest.raises(RejectedError, match="not an uploaded clip"):
         client.create(on_upload(song.clips[0].clip_id, "cover"))
+
+
+def test_an_extension_of_an_upload_concatenates_into_the_full_song(client, files):
+    clip_id = client.upload(files.url(wav_bytes(8.0)))
+    extension = wait_until_finished(
+        client, client.create(on_upload(clip_id, "extend", continue_at=6.0))
+    ).clips[0]
+    concat = CreateRequest(
+        model="sonic-v5", operation="concat", source_vendor_clip_id=extension.clip_id
+    )
+    [full] = wait_until_finished(client, client.create(concat)).clips
+    assert full.state == "succeeded"
+    assert full.duration == 6.0 + extension.duration

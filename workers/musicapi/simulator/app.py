@@ -433,7 +433,10 @@ class Simulator:
         if known is None:
             return None, "The 'continue_clip_id' is invalid: no clip of yours has this id."
         task, index = known
-        if task.payload.get("task_type") != "extend_music" or task.titles:
+        # An extension of an uploaded clip is only the new part too (the FAQ's rule for any
+        # extend; upload-extend's auto_concat does the same in one call).
+        extended = task.payload.get("task_type") in ("extend_music", "extend_upload_music")
+        if not extended or task.titles:
             return None, "Only a clip made by extend_music can be concatenated."
         if index in task.failed or self._progress(task) < 1.0:
             return None, "The extended clip has not finished."
