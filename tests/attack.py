@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     # CI may stop us with SIGTERM: unwind, so that the stack's processes go too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    with Stack(ready_after_s=1.0, env=_stack_env()) as stack:
+    # webhooks: PUBLIC_BASE_URL is the stack's own address, so uploads are attacked too
+    # (without it POST /uploads is the documented 503 on every case).
+    with Stack(ready_after_s=1.0, env=_stack_env(), webhooks=True) as stack:
         token = stack.token("attacker")
         env = {
             **os.environ,
