@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import secrets
 import statistics
@@ -281,11 +282,16 @@ async def run(args) -> dict:
         redis_clients = redis_connections(stack)
         await asyncio.sleep(max(0, hold_until - time.monotonic()))
         rss_peak = max(rss_peak, rss_mb(web_pid))
+        load = os.getloadavg()[0]  # the machine's other work during the hold (2 cores)
         healthz, detail = [await sampler for sampler in samplers]
         still_open = sum(1 for t in tasks if not t.done())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        web_log = stack.log("web")
+        (ROOT / "var").mkdir(exist_ok=True)
+        (ROOT / "var" / "bench-events-web.log").write_text(web_log)  # kept for reading after
+        tracebacks = web_log.count("Traceback (most recent call last)")
         latencies = [
             (seen - published[g]) * 1000
             for g, times in receipts.first_seen.items()
@@ -306,6 +312,9 @@ async def run(args) -> dict:
             "why": receipts.why,
             "receipts": len(latencies),
             "receipts_by_kind": receipts.by_kind,
+            "web_tracebacks": tracebacks,
+            "load_avg": load,
+            "cpus": os.cpu_count(),
             "expected_receipts": expected,
             "rss_before_mb": rss_before,
             "rss_peak_mb": rss_peak,
@@ -336,7 +345,9 @@ def table(r: dict) -> str:
         f"({r['receipts_by_kind'].get('generation', 0):,} of {r['streams']:,} on generation "
         f"streams, {r['receipts_by_kind'].get('user', 0):,} of "
         f"{r['user_streams'] * r['generations']:,} on user streams)."
-        + (f" Failures: {r['why']}." if r["why"] else ""),
+        + (f" Failures: {r['why']}." if r["why"] else "")
+        + (f" The web log has {r['web_tracebacks']} tracebacks." if r["web_tracebacks"] else "")
+        + f" Load average at the end of the hold {r['load_avg']:.1f} on {r['cpus']} CPUs.",
         "",
         "| figure | measured | target | met |",
         "|---|---|---|---|",

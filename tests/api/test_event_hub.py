@@ -4,6 +4,7 @@ open, a cap of streams per user, bounded backlogs, and resume ids that are check
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import pytest
@@ -14,6 +15,7 @@ from django.test import AsyncClient
 
 from api import eventhub
 from api.tokens import token_create
+from config import asgi
 from config.asgi import application
 from config.streams import STREAM_THREADS
 from generations import events
@@ -259,3 +261,10 @@ def test_a_stopping_process_ends_every_stream_and_each_new_one_after_its_state(
         assert await ends(late)
 
     scenario()
+
+
+def test_the_web_process_keeps_full_garbage_collections_rare():
+    # Each walks every object: with 10,000 streams open, 1.2-1.6 s with nothing else running.
+    assert gc.get_freeze_count() > 0  # start-up's objects are out of every collection
+    assert gc.get_threshold() == asgi.GC_THRESHOLDS
+    assert asgi.GC_THRESHOLDS[0] >= 10_000
