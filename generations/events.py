@@ -92,12 +92,24 @@ def publish(
         owner_id = owner.first()
         if owner_id is None:
             return None
-    event = Event.objects.create(
-        generation_id=generation_id, owner_id=owner_id, type=type_, clip_id=clip_id
+    return publish_many(generation_id, owner_id, [(type_, clip_id)])[0]
+
+
+def publish_many(generation_id: Any, owner_id: Any, items: list[tuple[str, Any]]) -> list[Event]:
+    """Several events of one generation, in order: one INSERT and one webhook-endpoint lookup
+    (a poll that ends both clips writes two clip events)."""
+    created = Event.objects.bulk_create(
+        [
+            Event(generation_id=generation_id, owner_id=owner_id, type=type_, clip_id=clip_id)
+            for type_, clip_id in items
+        ]
     )
-    outbound.deliveries_create(event)  # the webhook outbox, in the same transaction
-    transaction.on_commit(lambda: wake(event.pk, generation_id, owner_id, type_))
-    return event
+    outbound.deliveries_create(created)  # the webhook outbox, in the same transaction
+    for event in created:
+        transaction.on_commit(
+            functools.partial(wake, event.pk, generation_id, owner_id, event.type)
+        )
+    return created
 
 
 def events_purge(*, older_than_s: float = RETENTION_S) -> int:

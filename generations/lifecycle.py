@@ -378,10 +378,13 @@ def _store_clips(
     succeeded or failed (once), and (when asked) that a clip first turned streaming."""
     if not status.clips:
         return
-    before = dict(
-        Clip.objects.filter(generation_id=generation.pk).values_list("vendor_clip_id", "state")
-    )
-    moved = [c for c in status.clips if before.get(c.vendor_clip_id) != c.state]
+    known = {
+        vendor_id: (state, pk)
+        for vendor_id, state, pk in Clip.objects.filter(generation_id=generation.pk).values_list(
+            "vendor_clip_id", "state", "pk"
+        )
+    }
+    moved = [c for c in status.clips if known.get(c.vendor_clip_id, (None,))[0] != c.state]
     # Players may start now: say so once, when a clip first turns streaming.
     newly_streaming = announce_streaming and any(c.state == ClipState.STREAMING for c in moved)
     ended = [c for c in moved if c.state in CLIP_EVENTS]
@@ -411,18 +414,14 @@ def _store_clips(
     if newly_streaming:
         events.publish(generation.pk, EventType.CLIP_STREAMING, owner_id=generation.owner_id)
     if ended:
-        ids = dict(
-            Clip.objects.filter(
-                generation_id=generation.pk, vendor_clip_id__in=[c.vendor_clip_id for c in ended]
-            ).values_list("vendor_clip_id", "pk")
+        # A clip's id: the stored row's, else the one this upsert inserted (set in Python).
+        ids = {row.vendor_clip_id: row.pk for row in rows}
+        ids.update({vendor_id: pk for vendor_id, (_, pk) in known.items()})
+        events.publish_many(
+            generation.pk,
+            generation.owner_id,
+            [(CLIP_EVENTS[clip.state], ids[clip.vendor_clip_id]) for clip in ended],
         )
-        for clip in ended:
-            events.publish(
-                generation.pk,
-                CLIP_EVENTS[clip.state],
-                owner_id=generation.owner_id,
-                clip_id=ids[clip.vendor_clip_id],
-            )
 
 
 # --- failing -------------------------------------------------------------------------------------

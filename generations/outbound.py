@@ -190,28 +190,30 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 # --- the outbox ----------------------------------------------------------------------------------
 
 
-def deliveries_create(event: Event) -> list[int]:
-    """In the event's transaction: a delivery row per endpoint of the owner that wants it; each
-    one to a live endpoint is sent to the workers once the transaction commits, the others are
-    held (sent if their endpoint is enabled in time)."""
-    endpoints = [
-        e for e in WebhookEndpoint.objects.filter(owner_id=event.owner_id) if e.wants(event.type)
-    ]
-    if not endpoints:
+def deliveries_create(events: list[Event]) -> list[int]:
+    """In the events' transaction: a delivery row per event and endpoint of the owner that wants
+    it; each one to a live endpoint is sent to the workers once the transaction commits, the
+    others are held (sent if their endpoint is enabled in time). `events` share one owner, so a
+    poll that ends several clips looks the endpoints up once."""
+    if not events:
         return []
-    WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                endpoint=e,
-                event=event,
-                status=DeliveryStatus.PENDING if e.enabled else DeliveryStatus.HELD,
-                error="" if e.enabled else "The endpoint is disabled.",
-            )
-            for e in endpoints
-        ]
-    )
+    endpoints = list(WebhookEndpoint.objects.filter(owner_id=events[0].owner_id))
+    rows = [
+        WebhookDelivery(
+            endpoint=e,
+            event=event,
+            status=DeliveryStatus.PENDING if e.enabled else DeliveryStatus.HELD,
+            error="" if e.enabled else "The endpoint is disabled.",
+        )
+        for event in events
+        for e in endpoints
+        if e.wants(event.type)
+    ]
+    if not rows:
+        return []
+    WebhookDelivery.objects.bulk_create(rows)
     ids = list(
-        WebhookDelivery.objects.filter(event=event, status=DeliveryStatus.PENDING).values_list(
+        WebhookDelivery.objects.filter(event__in=events, status=DeliveryStatus.PENDING).values_list(
             "pk", flat=True
         )
     )
