@@ -11,7 +11,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api import ratelimit
+from api import creates, ratelimit
 from api.filters import GenerationFilter
 from api.pagination import NewestFirstCursorPagination
 from api.schema import IDEMPOTENCY_KEY_PARAMETER
@@ -222,26 +222,26 @@ class GenerationViewSet(
         },
     )
     def create(self, request):
-        key = request.headers.get("Idempotency-Key")
-        if key is not None:
-            idempotency.key_validate(key)
+        key = creates.idempotency_key(request)
         usage = quotas.usage_for(request.user)
         serializer = GenerationCreateSerializer(
             data=request.data, context={"request": request, "plan": usage.plan}
         )
         serializer.is_valid(raise_exception=True)
         request_hash = idempotency.fingerprint(request.data) if key else ""
-        if key:
-            original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
-            if original is not None:  # a retry: answered again, counted nowhere
-                return self._accepted(request, original, usage, replayed=True)
-        creates_left = ratelimit.count_create(
-            user_id=request.user.pk, usage=usage, operation=serializer.validated_data["operation"]
+        original, creates_left = creates.original_or_count(
+            request,
+            key=key,
+            request_hash=request_hash,
+            usage=usage,
+            operation=serializer.validated_data["operation"],
         )
+        if original is not None:  # a retry: answered again, counted nowhere
+            return self._accepted(request, original, usage, replayed=True)
         created = services.generation_create(
             owner=request.user,
             request=serializer.validated_data,
-            idempotency_key=key or "",
+            idempotency_key=key,
             request_hash=request_hash,
             plan=usage.plan,
         )

@@ -11,7 +11,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import passthrough, ranges, ratelimit
+from api import creates, passthrough, ranges, ratelimit
 from api.filters import JobFilter
 from api.pagination import NewestFirstCursorPagination
 from api.schema import IDEMPOTENCY_KEY_PARAMETER
@@ -92,26 +92,24 @@ class _JobCreateView(APIView):
         raise NotImplementedError
 
     def create(self, request, clip=None) -> Response:
-        key = request.headers.get("Idempotency-Key")
-        if key is not None:
-            idempotency.key_validate(key)
+        key = creates.idempotency_key(request)
         serializer = self.request_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         usage = quotas.usage_for(request.user)
-        request_hash = ""
-        if key:
-            request_hash = idempotency.fingerprint({"path": request.path, "body": request.data})
-            original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
-            if original is not None:
-                return _answer(request, jobs.JobCreated(original, None, replayed=True), usage)
+        body = {"path": request.path, "body": request.data}
+        request_hash = idempotency.fingerprint(body) if key else ""
         kind = self.kind_for(serializer.validated_data)
-        creates_left = ratelimit.count_create(user_id=request.user.pk, usage=usage, operation=kind)
+        original, creates_left = creates.original_or_count(
+            request, key=key, request_hash=request_hash, usage=usage, operation=kind
+        )
+        if original is not None:
+            return _answer(request, jobs.JobCreated(original, None, replayed=True), usage)
         created = jobs.job_create(
             owner=request.user,
             kind=kind,
             clip=clip,
             description=serializer.validated_data.get("description", ""),
-            idempotency_key=key or "",
+            idempotency_key=key,
             request_hash=request_hash,
             plan=usage.plan,
         )

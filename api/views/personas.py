@@ -10,7 +10,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import ratelimit
+from api import creates, ratelimit
 from api.pagination import NewestFirstCursorPagination
 from api.schema import IDEMPOTENCY_KEY_PARAMETER
 from api.serializers.personas import PersonaCreateSerializer, PersonaSerializer
@@ -106,31 +106,27 @@ class PersonaListCreateView(ListAPIView):
         tags=["personas"],
     )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key")
-        if key is not None:
-            idempotency.key_validate(key)
+        key = creates.idempotency_key(request)
         serializer = PersonaCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         clip = own_clip(request, data["clip"])
         usage = quotas.usage_for(request.user)
-        request_hash = ""
-        if key:
-            request_hash = idempotency.fingerprint({"path": request.path, "body": request.data})
-            original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
-            if original is not None:
-                created = personas.PersonaCreated(original.persona, None, replayed=True)
-                return _answer(request, created, usage)
-        creates_left = ratelimit.count_create(
-            user_id=request.user.pk, usage=usage, operation=JobKind.PERSONA
+        body = {"path": request.path, "body": request.data}
+        request_hash = idempotency.fingerprint(body) if key else ""
+        original, creates_left = creates.original_or_count(
+            request, key=key, request_hash=request_hash, usage=usage, operation=JobKind.PERSONA
         )
+        if original is not None:
+            created = personas.PersonaCreated(original.persona, None, replayed=True)
+            return _answer(request, created, usage)
         created = personas.persona_create(
             owner=request.user,
             clip=clip,
             name=data["name"],
             description=data.get("description", ""),
             styles=data.get("styles", ""),
-            idempotency_key=key or "",
+            idempotency_key=key,
             request_hash=request_hash,
             plan=usage.plan,
         )

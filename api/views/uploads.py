@@ -9,7 +9,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from api import ranges, ratelimit
+from api import creates, ranges
 from api.schema import IDEMPOTENCY_KEY_PARAMETER
 from api.serializers.generations import GenerationSerializer
 from api.serializers.problems import ProblemSerializer, problem_responses
@@ -129,9 +129,7 @@ class UploadView(APIView):
     )
     def post(self, request):
         uploads.uploads_available()
-        key = request.headers.get("Idempotency-Key")
-        if key is not None:
-            idempotency.key_validate(key)
+        key = creates.idempotency_key(request)
         serializer = UploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         file = serializer.validated_data["file"]
@@ -139,21 +137,21 @@ class UploadView(APIView):
         title = serializer.validated_data.get("title") or _stem(file.name)
         usage = quotas.usage_for(request.user)
         _check_plan(usage.plan)
-        request_hash = idempotency.fingerprint({"upload": audio.sha256, "title": title})
-        if key:
-            original = idempotency.key_lookup(user=request.user, key=key, request_hash=request_hash)
-            if original is not None:
-                return accepted(request, original, usage, replayed=True)
-        creates_left = ratelimit.count_create(
-            user_id=request.user.pk, usage=usage, operation="upload"
+        request_hash = (
+            idempotency.fingerprint({"upload": audio.sha256, "title": title}) if key else ""
         )
+        original, creates_left = creates.original_or_count(
+            request, key=key, request_hash=request_hash, usage=usage, operation="upload"
+        )
+        if original is not None:
+            return accepted(request, original, usage, replayed=True)
         created = uploads.upload_create(
             owner=request.user,
             file=file,
             audio=audio,
             title=title,
-            idempotency_key=key or "",
-            request_hash=request_hash if key else "",
+            idempotency_key=key,
+            request_hash=request_hash,
             plan=usage.plan,
         )
         return accepted(
