@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import MutableMapping
 from contextlib import suppress
 from pathlib import Path
 
@@ -68,7 +69,20 @@ def _claim_ports() -> ports.Ports:
     os.environ["PORT"] = str(chosen.web_port)
     if chosen.simulator is not None:
         os.environ["SIMULATOR_PORT"] = str(chosen.simulator_port)
+        sandbox_public_url(os.environ, chosen.web_port)
     return chosen
+
+
+def sandbox_public_url(environ: MutableMapping[str, str], web_port: int) -> None:
+    """In the sandbox the vendor is our simulator on this machine, so it can reach the web port
+    itself: PUBLIC_BASE_URL defaults to it, and uploads (the vendor fetches a signed link to our
+    copy) and the vendor's webhooks work with no setting. A set PUBLIC_BASE_URL is kept."""
+    if environ.get("PUBLIC_BASE_URL"):
+        return
+    host = environ.get("HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere: reach it on loopback
+        host = "127.0.0.1"
+    environ["PUBLIC_BASE_URL"] = f"http://{host}:{web_port}"
 
 
 def _prepare_metrics_dir(var_dir: Path) -> None:
@@ -184,7 +198,10 @@ def _banner(chosen: ports.Ports, token: str | None, sandbox: bool) -> str:
     if chosen.web_moved_from:
         lines.append(f"  ({chosen.web_moved_from} was taken and PORT is unset: took the next free)")
     if chosen.simulator is not None:
-        lines.append(f"  Vendor simulator on http://127.0.0.1:{chosen.simulator_port}")
+        lines.append(
+            f"  Vendor simulator on http://127.0.0.1:{chosen.simulator_port}"
+            f" (it fetches uploads from {os.environ.get('PUBLIC_BASE_URL')})"
+        )
     lines += [
         f"  Swagger UI: {base}/api/docs/   Redoc: {base}/api/redoc/",
         *(

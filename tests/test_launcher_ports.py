@@ -95,3 +95,23 @@ def test_make_run_with_a_taken_port_prints_one_line_naming_it(held):
             assert len(lines) == 1 and lines[0].startswith(f"make run: {name}={held}: "), lines
     finally:
         sweep(checkout)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "http://127.0.0.1:8123"),
+        ({"HOST": "0.0.0.0"}, "http://127.0.0.1:8123"),  # noqa: S104
+        ({"HOST": "192.168.1.5"}, "http://192.168.1.5:8123"),
+        ({"PUBLIC_BASE_URL": "https://music.example.com"}, "https://music.example.com"),
+    ],
+)
+def test_the_sandbox_reaches_uploads_on_its_own_web_port_unless_public_base_url_is_set(
+    environ, expected
+):
+    """make run's simulator fetches an upload's signed link: without PUBLIC_BASE_URL the demo's
+    upload answered 503 on a fresh make run."""
+    from config.runstack import sandbox_public_url
+
+    sandbox_public_url(environ, 8123)
+    assert environ["PUBLIC_BASE_URL"] == expected
