@@ -268,3 +268,22 @@ def test_the_web_process_keeps_full_garbage_collections_rare():
     assert gc.get_freeze_count() > 0  # start-up's objects are out of every collection
     assert gc.get_threshold() == asgi.GC_THRESHOLDS
     assert asgi.GC_THRESHOLDS[0] >= 10_000
+
+
+def test_a_waiting_stream_holds_no_task_of_its_own():
+    # 10,000 streams wait at once: each object a wait holds is one more for the collector.
+    async def scenario():
+        subs = [eventhub.Subscription(f"g{n}", "token", user_id=1) for n in range(STREAMS)]
+        tasks = asyncio.all_tasks()
+        waits = [asyncio.ensure_future(sub.changes(10)) for sub in subs]
+        await asyncio.sleep(0)  # every wait has begun
+        added = len(asyncio.all_tasks() - tasks) - len(waits)
+        subs[0].deliver("g0", 7, "generation.running")
+        assert await asyncio.wait_for(waits[0], 5) == {"g0": (7, "generation.running")}
+        subs[1].close()
+        assert await asyncio.wait_for(waits[1], 5) == {}
+        for wait in waits[2:]:
+            wait.cancel()
+        return added
+
+    assert asyncio.run(scenario()) == 0
