@@ -80,7 +80,7 @@ schema: install node_modules/.installed
 # Starts its own processes on loopback; each part writes its table to docs/benchmarks.md.
 # bench.creates and bench.inflight run on PostgreSQL (DATABASE_URL's server, else a throwaway
 # one). bench.inflight drains 20,000 generations by default (about half an hour on 2 cores;
-# BENCH_INFLIGHT_ARGS="--generations 500" for a quick look). Take `flock /work/bench.lock` on a
+# BENCH_INFLIGHT_ARGS="--generations 500" for a quick look). Run one benchmark at a time on a
 # shared machine.
 bench: install
 	$(BIN)/python -m bench.creates $(BENCH_CREATES_ARGS)
