@@ -1,3 +1,6 @@
+from base64 import b64encode
+from urllib import parse
+
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -9,7 +12,9 @@ class NewestFirstCursorPagination(CursorPagination):
     A cursor that is not one of ours names no page: 404, not a 500 from the database (a forged
     position). A cursor is opaque, so no schema can tell a well-formed one from a forged one; a
     404 is the answer a client must expect for any string (and the schema documents it). A bad
-    page_size is a 400, never a silent default (`page_size=null`)."""
+    page_size is a 400, never a silent default (`page_size=null`). "Ours" means exactly the string
+    `encode_cursor` writes: the base64 decoder drops characters outside its alphabet, so `%00`
+    or `=` decoded to an empty cursor (page 1) until a cursor had to re-encode to itself."""
 
     ordering = ("-created_at", "-id")
     page_size = 20
@@ -22,9 +27,28 @@ class NewestFirstCursorPagination(CursorPagination):
             position = cursor.position if cursor is not None else None
             if position is not None and parse_datetime(position) is None:
                 raise ValueError
+            if cursor is not None and request.query_params[self.cursor_query_param] != (
+                self._encoded(cursor)
+            ):
+                raise ValueError
         except (NotFound, ValueError):
             raise NotFound("No such page: the cursor is not one this API gave out.") from None
         return cursor
+
+    @staticmethod
+    def _encoded(cursor) -> str | None:
+        """The cursor string `encode_cursor` gives out for this cursor; None for the empty one it
+        never gives out (offset 0, forward, no position is the first page, which has no cursor)."""
+        tokens = {}
+        if cursor.offset != 0:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        if not tokens:
+            return None
+        return b64encode(parse.urlencode(tokens, doseq=True).encode("ascii")).decode("ascii")
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)

@@ -75,6 +75,27 @@ def test_forged_cursors_name_no_page(alice_client, cursor):
     assert_problem(alice_client.get("/api/v1/generations", {"cursor": cursor}), 404)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/generations", "/api/v1/jobs", "/api/v1/personas"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["\x00", "", "=", "====", _cursor(""), _cursor("x=1"), _cursor("o=0"), _cursor("o=1") + "\x00"],
+    ids=["nul", "empty", "pad", "pads", "empty-query", "unknown-key", "zero-offset", "tail-nul"],
+)
+def test_a_cursor_we_never_gave_out_is_404_on_every_list(alice_client, path, cursor):
+    """A cursor that decodes to no position (`%00` base64-decodes to nothing) was page 1."""
+    assert_problem(alice_client.get(path, {"cursor": cursor}), 404)
+
+
+def test_genuine_cursors_page_forward_and_back(alice_client, alice, generation_factory):
+    generation_factory.create_batch(5, owner=alice)
+    first = alice_client.get("/api/v1/generations", {"page_size": 2}).json()
+    second = alice_client.get(first["next"]).json()
+    third = alice_client.get(second["next"]).json()
+    back = alice_client.get(third["previous"])
+    assert back.status_code == 200 and back.json()["results"] == second["results"]
+    assert alice_client.get(second["previous"]).json()["results"] == first["results"]
+
+
 def test_a_genuine_cursor_still_pages(alice_client, alice, generation_factory):
     generation_factory.create_batch(3, owner=alice)
     first = alice_client.get("/api/v1/generations", {"page_size": 2}).json()
