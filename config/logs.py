@@ -5,7 +5,9 @@
   off) is one JSON object per line (python-json-logger), for log shippers.
 - Each event once: one `api.request` line per request with its method, route, status and time;
   Django's own "Not Found: /path" warnings (a second line for the same 4xx) are off, its 5xx
-  errors with their traceback stay.
+  errors with their traceback stay. A request with a Host header not in ALLOWED_HOSTS (a scanner,
+  a misrouted proxy) is one WARNING line without a traceback: it is the client's mistake, already
+  answered 400, not an error of ours (Django logs it as an ERROR with the whole stack).
 - The ids: `request_id` (the client's `X-Request-ID` when it is sane, else a new one, echoed in the
   answer), `user_id` and `generation_id` (or `clip_id`, `job_id`, `file_id`) are bound in a
   context variable by the request middleware, the token authentication, the services and the
@@ -60,6 +62,19 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class OneLineWarning(logging.Filter):
+    """An ERROR with a traceback becomes a WARNING line with neither: for the client's mistakes
+    Django logs as errors (django.security.DisallowedHost). The request object goes too (the
+    JSON formatter would print its repr); the api.request line has its ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        record.__dict__.pop("request", None)
+        return True
+
+
 class PlainFormatter(logging.Formatter):
     """`time LEVEL logger message key=value…`: the ids after the message, a traceback below."""
 
@@ -75,7 +90,10 @@ def config(fmt: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "config.logs.ContextFilter"}},
+        "filters": {
+            "context": {"()": "config.logs.ContextFilter"},
+            "one_line_warning": {"()": "config.logs.OneLineWarning"},
+        },
         "formatters": {
             "plain": {
                 "()": "config.logs.PlainFormatter",
@@ -101,6 +119,7 @@ def config(fmt: str, level: str) -> dict:
             "django": to_root,
             "django.request": {**to_root, "level": "ERROR"},
             "django.db.backends": {**to_root, "level": "INFO"},
+            "django.security.DisallowedHost": {**to_root, "filters": ["one_line_warning"]},
             # uvicorn and gunicorn configure handlers and formats of their own before Django's
             # settings load; these take them back. Access lines are api.request's.
             "uvicorn": to_root,

@@ -242,3 +242,31 @@ def test_a_session_user_nobody_loaded_is_not_loaded_for_the_log_line():
     request = HttpRequest()
     request.user = SimpleLazyObject(load)
     assert _user_id(request) is None
+
+
+def test_a_bad_host_is_one_warning_line_without_a_traceback(client, json_logs, settings):
+    """A `Host: evil.example` answered 400 but logged an ERROR with ~50 lines of traceback."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    records = json_logs()
+    response = client.get("/demo/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    (line,) = [r for r in records() if r["logger"] == "django.security.DisallowedHost"]
+    assert line["level"] == "WARNING"
+    assert "evil.example" in line["message"]
+    assert "exc_info" not in line and "Traceback" not in json.dumps(line)
+
+
+def test_a_bad_host_in_plain_logs_is_one_line(client, settings, capsys):
+    from config import logs
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    logging.config.dictConfig(logs.config("plain", "INFO"))
+    try:
+        capsys.readouterr()
+        assert client.get("/demo/", HTTP_HOST="evil.example").status_code == 400
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        (line,) = [line for line in lines if "DisallowedHost" in line]
+        assert " WARNING django.security.DisallowedHost " in line
+        assert not any("Traceback" in line for line in lines), lines
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
