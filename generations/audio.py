@@ -24,6 +24,15 @@ _SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 
 # Consecutive valid frames needed at the start before bytes count as MP3 (a lone 0xFFE sync
 # word turns up in any binary file).
 MP3_FRAMES_TO_TRUST = 3
+# WAV: the sample formats a player (and the vendor) can decode, and sane bounds for the rest of
+# the `fmt ` chunk; anything else is some other payload wearing a RIFF/WAVE header.
+WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT, WAVE_FORMAT_EXTENSIBLE = 1, 3, 0xFFFE
+WAV_CHANNELS = range(1, 9)
+WAV_SAMPLE_RATES_HZ = range(8_000, 192_001)
+WAV_BITS_PER_SAMPLE = (8, 16, 24, 32)
+# The fixed tail of an extensible subformat GUID (KSDATAFORMAT_SUBTYPE_*); its first two bytes
+# are the format code.
+_SUBFORMAT_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 READ_CHUNK_BYTES = 1 << 20
 
 
@@ -62,7 +71,7 @@ def _wav_duration(file: IO[bytes]) -> float:
             fmt = file.read(size)
             if len(fmt) < 16:
                 raise NotAudio("The WAV file's format chunk is cut short.")
-            byte_rate = struct.unpack("<I", fmt[8:12])[0]
+            byte_rate = _wav_byte_rate(fmt)
             size = 0
         elif kind == b"data":
             if not byte_rate:
@@ -75,6 +84,47 @@ def _wav_duration(file: IO[bytes]) -> float:
             return present / byte_rate
         file.seek(size + (size & 1), 1)  # chunks are padded to an even length
     raise NotAudio("The WAV file has no audio data.")
+
+
+def _wav_byte_rate(fmt: bytes) -> int:
+    """The byte rate of a `fmt ` chunk describing PCM or float audio within bounds; NotAudio
+    (naming the rule) for anything else."""
+    code, channels, rate_hz, byte_rate, align, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if code == WAVE_FORMAT_EXTENSIBLE:
+        # cbSize (22), valid bits, channel mask, then the subformat GUID.
+        if len(fmt) < 40 or fmt[26:40] != _SUBFORMAT_GUID_TAIL:
+            raise NotAudio("The WAV file is extensible but does not say what its samples are.")
+        code = struct.unpack("<H", fmt[24:26])[0]
+        if code not in (WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT):
+            raise NotAudio(
+                f"The WAV file's extensible subformat 0x{code:04x} is not PCM or float audio."
+            )
+    elif code not in (WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT):
+        raise NotAudio(
+            f"The WAV file's format code 0x{code:04x} is not PCM (1), IEEE float (3) or "
+            "extensible (0xFFFE) audio."
+        )
+    if channels not in WAV_CHANNELS:
+        raise NotAudio(f"The WAV file has {channels} channels; 1 to 8 are allowed.")
+    if rate_hz not in WAV_SAMPLE_RATES_HZ:
+        raise NotAudio(
+            f"The WAV file's sample rate is {rate_hz} Hz; 8000 to 192000 Hz are allowed."
+        )
+    allowed_bits = (32,) if code == WAVE_FORMAT_IEEE_FLOAT else WAV_BITS_PER_SAMPLE
+    if bits not in allowed_bits:
+        raise NotAudio(
+            f"The WAV file has {bits} bits per sample; "
+            f"{'/'.join(map(str, allowed_bits))} are allowed for its format."
+        )
+    if align != channels * bits // 8:
+        raise NotAudio(
+            f"The WAV file's block align {align} does not match {channels} channels of {bits} bits."
+        )
+    if byte_rate != rate_hz * align:
+        raise NotAudio(
+            f"The WAV file's byte rate {byte_rate} does not match {rate_hz} Hz x {align} bytes."
+        )
+    return byte_rate
 
 
 def _id3v2_length(data: bytes) -> int:

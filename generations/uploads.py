@@ -4,8 +4,8 @@ An upload is a generation of operation `upload` with one clip, created at accept
 copy of the file already in media storage (playable at once). A worker hands the vendor a
 short-lived signed link to that copy (`source_url`); the vendor's answer, its clip id, turns the
 clip `succeeded`, and from then on it can be extended, covered or made into anything a
-generated clip can. Everything that could refuse the file (type, length, size) runs before the
-file is stored, the credits are reserved or anything is queued.
+generated clip can. Everything that could refuse the file (one per upload, type, length, size)
+runs before the file is stored, the credits are reserved or anything is queued.
 """
 
 from __future__ import annotations
@@ -79,6 +79,16 @@ def uploads_available() -> None:
         raise UploadsUnavailable(
             "Uploads need PUBLIC_BASE_URL: the music service fetches the audio from this "
             "service's public address, and none is configured."
+        )
+
+
+def upload_parts_check(*, file_parts: int) -> None:
+    """One `file` per upload: with two, which one the form's last value made the upload would be
+    a guess the client never sees. Raises UploadRefused naming the rule."""
+    if file_parts > 1:
+        raise UploadRefused(
+            f"The form has {file_parts} `file` parts; send one file per upload.",
+            limit="one_file",
         )
 
 

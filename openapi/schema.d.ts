@@ -417,7 +417,7 @@ export interface paths {
         put?: never;
         /**
          * Upload your own audio (to extend or cover it)
-         * @description A `multipart/form-data` body with the audio as `file` (and an optional `title`). The file is checked first, from its bytes: MP3 or WAV, 6-60 s long, at most `UPLOAD_MAX_BYTES` (20 MiB): anything else is 400 (or 413 for the size) naming the limit, with nothing stored, reserved or sent. Then it is stored, the upload's price (`GET /me`: 2 credits) is reserved, and the answer is **202** with a generation of `operation: upload` whose one clip plays our copy at once. A worker hands the music service a short-lived link to that copy; when it has made its clip of it the generation `succeeded` and the clip can be the `source_clip` of an extend or a cover. A refusal fails the generation with the music service's reason and gives the credits back. Follow it like any generation (`Location`, `events_url`). `Idempotency-Key` works as for generations (the same file and title). Without `PUBLIC_BASE_URL` configured, uploads are 503.
+         * @description A `multipart/form-data` body with the audio as `file` (and an optional `title`); one file per upload. The file is checked first, from its bytes: MP3 or WAV (PCM or float samples), 6-60 s long, at most `UPLOAD_MAX_BYTES` (20 MiB): anything else is 400 (or 413 for the size) naming the limit, with nothing stored, reserved or sent. Then it is stored, the upload's price (`GET /me`: 2 credits) is reserved, and the answer is **202** with a generation of `operation: upload` whose one clip plays our copy at once. A worker hands the music service a short-lived link to that copy; when it has made its clip of it the generation `succeeded` and the clip can be the `source_clip` of an extend or a cover. A refusal fails the generation with the music service's reason and gives the credits back. Follow it like any generation (`Location`, `events_url`). `Idempotency-Key` works as for generations (the same file and title). Without `PUBLIC_BASE_URL` configured, uploads are 503.
          */
         post: operations["createUpload"];
         delete?: never;
@@ -1070,7 +1070,7 @@ export interface components {
         UploadRequest: {
             /**
              * Format: binary
-             * @description The audio: MP3 or WAV (recognised from its bytes; the file name and its Content-Type are not trusted), 6-60 s long, at most 20 MiB by default.
+             * @description The audio, one file: MP3 or WAV (recognised from its bytes; the file name and its Content-Type are not trusted), 6-60 s long, at most 20 MiB by default.
              */
             file: string;
             /** @description The clip's title; by default the file's name without its extension. */
@@ -3192,7 +3192,7 @@ export interface operations {
                     "application/json": components["schemas"]["Generation"];
                 };
             };
-            /** @description Not MP3 or WAV audio, too short or too long (`limit` names the rule), or a form field is invalid (`errors`). */
+            /** @description Not MP3 or WAV audio, too short or too long, or more than one `file` part (`limit` names the rule), or a form field is invalid (`errors`). */
             400: {
                 headers: {
                     [name: string]: unknown;

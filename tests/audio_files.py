@@ -31,6 +31,28 @@ def wav_bytes(seconds: float, *, comment: str = "", rate_hz: int = 8000) -> byte
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
 
 
+def wav_with_format(
+    *,
+    format_code: int = 1,
+    channels: int = 1,
+    rate_hz: int = 8000,
+    bits: int = 8,
+    block_align: int | None = None,
+    byte_rate: int | None = None,
+    extension: bytes = b"",
+    seconds: float = 8.0,
+) -> bytes:
+    """A RIFF/WAVE file whose `fmt ` chunk says whatever it is told (by default what `wav_bytes`
+    writes), over 8 s of bytes worth of data at the byte rate (or 64 kB with a byte rate of 0)."""
+    align = channels * bits // 8 if block_align is None else block_align
+    rate = rate_hz * align if byte_rate is None else byte_rate
+    fmt = struct.pack("<HHIIHH", format_code, channels, rate_hz, rate, align, bits) + extension
+    data = bytes([128, 180, 128, 76]) * (int(seconds * (rate or 8000)) // 4)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def mp3_bytes(seconds: float, *, id3: bool = True) -> bytes:
     frames = round(seconds / MP3_FRAME_S)
     frame = MP3_FRAME_HEADER + b"\0" * (MP3_FRAME_BYTES - 4)

@@ -12,8 +12,8 @@ class UploadSerializer(UnknownFieldsRefused, serializers.Serializer):
     file = serializers.FileField(
         allow_empty_file=False,
         use_url=False,
-        help_text="The audio: MP3 or WAV (recognised from its bytes; the file name and its "
-        "Content-Type are not trusted), 6-60 s long, at most 20 MiB by default.",
+        help_text="The audio, one file: MP3 or WAV (recognised from its bytes; the file name "
+        "and its Content-Type are not trusted), 6-60 s long, at most 20 MiB by default.",
     )
     title = serializers.CharField(
         required=False,

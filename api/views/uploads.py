@@ -51,8 +51,8 @@ UPLOAD_PROBLEMS = {
     for status_code, description in (
         (
             400,
-            "Not MP3 or WAV audio, too short or too long (`limit` names the rule), or a "
-            "form field is invalid (`errors`).",
+            "Not MP3 or WAV audio, too short or too long, or more than one `file` part "
+            "(`limit` names the rule), or a form field is invalid (`errors`).",
         ),
         (413, "The file is over UPLOAD_MAX_BYTES (`limit`)."),
         (415, "The body must be multipart/form-data."),
@@ -85,10 +85,11 @@ class UploadView(APIView):
         operation_id="createUpload",
         summary="Upload your own audio (to extend or cover it)",
         description="A `multipart/form-data` body with the audio as `file` (and an optional "
-        "`title`). The file is checked first, from its bytes: MP3 or WAV, 6-60 s long, at most "
-        "`UPLOAD_MAX_BYTES` (20 MiB): anything else is 400 (or 413 for the size) naming the "
-        "limit, with nothing stored, reserved or sent. Then it is stored, the upload's price "
-        "(`GET /me`: 2 credits) is reserved, and the answer is **202** with a generation of "
+        "`title`); one file per upload. The file is checked first, from its bytes: MP3 or WAV "
+        "(PCM or float samples), 6-60 s long, at most `UPLOAD_MAX_BYTES` (20 MiB): anything "
+        "else is 400 (or 413 for the size) naming the limit, with nothing stored, reserved or "
+        "sent. Then it is stored, the upload's price (`GET /me`: 2 credits) is reserved, and "
+        "the answer is **202** with a generation of "
         "`operation: upload` whose one clip plays our copy at once. A worker hands the music "
         "service a short-lived link to that copy; when it has made its clip of it the "
         "generation `succeeded` and the clip can be the `source_clip` of an extend or a "
@@ -130,6 +131,9 @@ class UploadView(APIView):
     def post(self, request):
         uploads.uploads_available()
         key = creates.idempotency_key(request)
+        # request.data keeps every `file` part (and a plain field of that name); the serializer
+        # would silently take the last.
+        uploads.upload_parts_check(file_parts=len(request.data.getlist("file")))
         serializer = UploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         file = serializer.validated_data["file"]

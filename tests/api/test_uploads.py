@@ -5,6 +5,7 @@ idempotency, and covers of an uploaded clip through POST /generations."""
 from __future__ import annotations
 
 import itertools
+import struct
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -90,6 +91,56 @@ def test_the_type_is_sniffed_from_the_bytes_not_the_name_or_content_type(
         "format",
     )
     assert "MP3 or WAV" in problem["detail"]
+    nothing_happened(settings, sent_messages)
+
+
+def review_repro_html_in_a_wav_header() -> bytes:
+    """The outside review's file: HTML behind a RIFF/WAVE header with format code 0x1234,
+    no channels, no sample rate and no bits, and a byte rate that makes 8 s of it."""
+    body = (b"<html><script>alert(1)</script></html>" * 6000)[:192000]
+    fmt = struct.pack("<IHHIIHH", 16, 0x1234, 0, 0, 24000, 0, 0)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(body))
+        + b"WAVEfmt "
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(body))
+        + body
+    )
+
+
+def test_a_wav_header_over_something_that_is_not_audio_is_a_400_naming_the_rule(
+    alice_client, settings, sent_messages
+):
+    response = upload(alice_client, review_repro_html_in_a_wav_header(), name="h.wav")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["type"], problem["limit"]) == (
+        "urn:music-gateway:problem:upload_refused",
+        "format",
+    )
+    assert "format code 0x1234" in problem["detail"]
+    nothing_happened(settings, sent_messages)
+
+
+def test_two_files_in_one_upload_are_a_400_naming_the_rule(alice_client, settings, sent_messages):
+    form = {
+        "file": [
+            SimpleUploadedFile("a.wav", wav_bytes(8.0), content_type="audio/wav"),
+            SimpleUploadedFile("b.wav", wav_bytes(9.0), content_type="audio/wav"),
+        ]
+    }
+    response = alice_client.post(URL, form, format="multipart")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["type"], problem["limit"]) == (
+        "urn:music-gateway:problem:upload_refused",
+        "one_file",
+    )
+    assert "one file per upload" in problem["detail"]
     nothing_happened(settings, sent_messages)
 
 
