@@ -49,6 +49,15 @@ def verify_peer(sock: socket.socket | None, expected: str) -> None:
     raise EgressRefused(f"connected to {peer}, not the checked address {expected}")
 
 
+def peer_is_one_of(sock: socket.socket, addresses: tuple[str, ...]) -> bool:
+    """Whether a connected socket's peer is one of `addresses` (False if it cannot be read)."""
+    try:
+        peer = sock.getpeername()[0]
+    except (OSError, IndexError, TypeError, AttributeError):
+        return False
+    return any(_same_address(peer, address) for address in addresses)
+
+
 def _same_address(a: str, b: str) -> bool:
     try:
         return ipaddress.ip_address(a) == ipaddress.ip_address(b)

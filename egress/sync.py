@@ -16,7 +16,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
 from egress.errors import EgressError, EgressRefused, EgressUnavailable
-from egress.pinning import pinned, pinned_addresses, verify_peer
+from egress.pinning import peer_is_one_of, pinned, pinned_addresses, verify_peer
 from egress.policy import EgressPolicy
 from egress.urls import URL, parse_url, resolve_reference
 
@@ -63,11 +63,24 @@ class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _PinnedHTTPPool(HTTPConnectionPool):
+class _PinnedPoolMixin:
+    """A kept connection serves a request only while its peer is among the addresses checked
+    for this request (DNS may have moved since it was dialled); otherwise it is closed, and the
+    request dials a pinned address anew (`_new_conn`)."""
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        sock = getattr(conn, "sock", None)
+        if sock is not None and not peer_is_one_of(sock, pinned_addresses(self.host, self.port)):
+            conn.close()
+        return conn
+
+
+class _PinnedHTTPPool(_PinnedPoolMixin, HTTPConnectionPool):
     ConnectionCls = _PinnedHTTPConnection
 
 
-class _PinnedHTTPSPool(HTTPSConnectionPool):
+class _PinnedHTTPSPool(_PinnedPoolMixin, HTTPSConnectionPool):
     ConnectionCls = _PinnedHTTPSConnection
 
 
@@ -112,6 +125,8 @@ class EgressClient:
     :param max_redirects: redirects followed (each one checked like the first URL).
     :param ssl_context: trust store for https (default: certifi's CAs, hostname checked).
     :param num_pools: origins kept with open connections.
+    :param pool_maxsize: connections kept per origin: the number of threads sharing the client
+        (fewer, and each release past it closes a connection: "Connection pool is full").
     """
 
     def __init__(
@@ -122,6 +137,7 @@ class EgressClient:
         max_redirects: int = 3,
         ssl_context: ssl.SSLContext | None = None,
         num_pools: int = 16,
+        pool_maxsize: int = 1,
         user_agent: str = "music-gateway",
     ) -> None:
         self.policy = policy
@@ -129,6 +145,7 @@ class EgressClient:
         self.user_agent = user_agent
         self._manager = urllib3.PoolManager(
             num_pools=num_pools,
+            maxsize=pool_maxsize,
             timeout=urllib3.Timeout(connect=timeout_s[0], read=timeout_s[1]),
             retries=False,
             ssl_context=ssl_context or ssl.create_default_context(cafile=certifi.where()),

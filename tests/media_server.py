@@ -1,7 +1,8 @@
 """A tiny HTTP server on loopback answering what each test scripts: the hostile CDN.
 
-It records every request line it receives (`hits`), so a test can prove that a server was
-never contacted, and can speak HTTP/1.0 or close after each answer (`Connection: close`).
+It records every request line it receives (`hits`) and every connection (`connections`), so a
+test can prove that a server was never contacted (or how often it was dialled), and can speak
+HTTP/1.0 or close after each answer (`Connection: close`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from socket import AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
+    def setup(self):
+        super().setup()
+        # One entry per TCP connection: (the client's address and port, the address it dialled).
+        self.server.connections.append((self.client_address, self.connection.getsockname()[0]))
+
     def do_GET(self):
         self.server.hits.append((self.command, self.path, dict(self.headers)))
         if self.headers.get("Content-Length"):
@@ -48,6 +54,7 @@ class MediaServer:
         self.server = server_class((host, port), handler)
         self.server.routes = {}
         self.server.hits = []
+        self.server.connections = []
         self.server_names: list[str | None] = []  # TLS SNI seen, one per handshake
         if tls is not None:  # an ssl.SSLContext for the server side
             tls.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
@@ -62,6 +69,10 @@ class MediaServer:
     @property
     def hits(self) -> list:
         return self.server.hits
+
+    @property
+    def connections(self) -> list:
+        return self.server.connections
 
     def route(self, path: str, status: int = 200, headers=None, body: bytes = b"") -> str:
         """Script the answer to `path` ("*" answers every path not scripted)."""

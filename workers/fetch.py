@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import ssl
 import tempfile
 
@@ -20,11 +21,22 @@ from egress.policy import system_resolver
 from generations.media import ALLOWED_TYPES, FetchedFile, MediaRefused, MediaUnavailable
 
 CHUNK_BYTES = 64 * 1024
+# Set by `runworkers` for the processes it starts: how many threads each runs (dramatiq's own
+# default outside it).
+WORKER_THREADS_ENV = "MUSIC_GATEWAY_WORKER_THREADS"
+DEFAULT_WORKER_THREADS = 8
+
+
+def worker_threads() -> int:
+    """The threads of this worker process: one kept connection per origin for each of them."""
+    raw = os.environ.get(WORKER_THREADS_ENV, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_WORKER_THREADS
 
 
 class SafeFetcher:
     """:param hosts: MUSICAPI_MEDIA_HOSTS entries. :param timeout_s: (connect, read) seconds.
-    :param resolver: DNS for the policy (tests control it). :param ssl_context: https trust."""
+    :param resolver: DNS for the policy (tests control it). :param ssl_context: https trust.
+    :param threads: threads sharing it (one kept connection per origin each)."""
 
     def __init__(
         self,
@@ -34,12 +46,14 @@ class SafeFetcher:
         max_redirects: int = 3,
         resolver: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
+        threads: int = 1,
     ):
         self.client = EgressClient(
             EgressPolicy(hosts, resolver=resolver, list_name="MUSICAPI_MEDIA_HOSTS"),
             timeout_s=timeout_s,
             max_redirects=max_redirects,
             ssl_context=ssl_context,
+            pool_maxsize=threads,
         )
 
     def __call__(self, url: str, *, max_bytes: int, kind: str) -> FetchedFile:
@@ -89,4 +103,5 @@ def get_fetcher() -> SafeFetcher:
         settings.MUSICAPI_MEDIA_HOSTS,
         timeout_s=settings.MEDIA_FETCH_TIMEOUT_S,
         max_redirects=settings.MEDIA_MAX_REDIRECTS,
+        threads=worker_threads(),
     )

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from egress import EgressClient, EgressRefused, EgressUnavailable
 from generations.outbound import MAX_BODY_BYTES_READ, DeliveryFailed, Post, policy
+from workers.fetch import worker_threads
 
 
 class WebhookPoster:
@@ -18,6 +19,7 @@ class WebhookPoster:
             max_redirects=0,
             ssl_context=ssl_context,
             user_agent="music-gateway-webhooks",
+            pool_maxsize=worker_threads(),
         )
 
     def __call__(self, url: str, headers: dict[str, str], body: bytes) -> int:

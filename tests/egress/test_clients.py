@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 
 import httpx
 import pytest
@@ -260,3 +261,55 @@ def test_the_async_transport_checks_httpx_own_redirects(servers):
     with pytest.raises(EgressRefused):
         asyncio.run(run())
     assert evil.hits == []
+
+
+def _hold_together(client, url, threads: int) -> None:
+    """`threads` requests in flight at once, each holding its connection until all have one."""
+    together = threading.Barrier(threads)
+    failures = []
+
+    def one():
+        try:
+            with client.stream("GET", url) as response:
+                together.wait()
+                assert response.read(max_bytes=10_000) == BODY
+        except Exception as exc:
+            failures.append(exc)
+
+    workers = [threading.Thread(target=one) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+
+
+def test_the_pool_keeps_a_connection_per_thread(servers, caplog):
+    """The media worker's threads each got a connection, and all but one were thrown away on
+    release ("Connection pool is full, discarding connection ... size: 1"), then dialled again."""
+    cdn = servers()
+    url = cdn.route("/a.wav", headers=AUDIO, body=BODY)
+    client = EgressClient(only(cdn), timeout_s=(2, 5), pool_maxsize=4)
+    try:
+        for _ in range(3):
+            _hold_together(client, url, threads=4)
+    finally:
+        client.close()
+    assert len(cdn.connections) == 4, cdn.connections  # reused, round after round
+    assert "pool is full" not in caplog.text
+
+
+def test_a_kept_connection_is_not_reused_once_dns_names_other_addresses(servers):
+    """A pooled connection serves only while its peer is among the addresses just checked."""
+    cdn = servers(host="0.0.0.0")  # noqa: S104 - reached as 127.0.0.1 and 127.0.0.2
+    cdn.route("*", headers=AUDIO, body=BODY)
+    resolver = ScriptedResolver({"media.test": [["127.0.0.1"], ["127.0.0.1"], ["127.0.0.2"]]})
+    policy = EgressPolicy([f"http://media.test:{cdn.port}"], resolver=resolver)
+    client = EgressClient(policy, timeout_s=(2, 5), pool_maxsize=2)
+    try:
+        for _ in range(3):
+            with client.stream("GET", f"http://media.test:{cdn.port}/a.wav") as response:
+                assert response.read(max_bytes=10_000) == BODY
+    finally:
+        client.close()
+    assert [dialled for _, dialled in cdn.connections] == ["127.0.0.1", "127.0.0.2"]

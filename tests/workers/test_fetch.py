@@ -130,3 +130,51 @@ def test_a_control_character_in_the_host_is_a_refusal_not_a_crash(cdn):
         explicit(cdn)(f"http://127.0.0.1:{cdn.port}\\x/a.wav", max_bytes=10, kind="audio")
     with pytest.raises(MediaRefused):
         explicit(cdn)("http://127.0.0.1\x00.evil/a.wav", max_bytes=10, kind="audio")
+
+
+def test_the_workers_fetcher_keeps_a_connection_per_thread(monkeypatch, cdn, caplog):
+    """Issue: "Connection pool is full, discarding connection: 127.0.0.1. Connection pool size:
+    1" from copy_clip_media: the media worker's 4 threads shared a pool of one."""
+    import threading
+
+    from workers import fetch
+
+    monkeypatch.setenv(fetch.WORKER_THREADS_ENV, "4")
+    fetch.get_fetcher.cache_clear()
+    try:
+        fetcher = fetch.get_fetcher()
+    finally:
+        fetch.get_fetcher.cache_clear()
+    fetcher.client.policy = explicit(cdn).client.policy
+    url = cdn.route("/a.wav", headers={"Content-Type": "audio/wav"}, body=WAV)
+    for _ in range(2):
+        together = threading.Barrier(4)
+        sizes = []
+
+        def one(together=together, sizes=sizes):
+            with fetcher.client.stream("GET", url) as response:
+                together.wait()
+                sizes.append(len(response.read(max_bytes=1000)))
+
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sizes == [len(WAV)] * 4
+    assert len(cdn.connections) == 4
+    assert "pool is full" not in caplog.text
+
+
+def test_runworkers_tells_its_processes_their_thread_count(monkeypatch):
+    from django.core.management import call_command
+    from dramatiq import cli
+
+    from workers import fetch
+
+    seen = {}
+    monkeypatch.delenv(fetch.WORKER_THREADS_ENV, raising=False)
+    monkeypatch.setattr(cli, "main", lambda args: seen.update(threads=fetch.worker_threads()))
+    with pytest.raises(SystemExit):
+        call_command("runworkers", "--processes", "1", "--threads", "3", "--queues", "media")
+    assert seen == {"threads": 3}

@@ -10,11 +10,14 @@ handler, in the one format of the mode (plain or JSON).
 from __future__ import annotations
 
 import io
+import os
 import sys
 
 from django.core.management.base import CommandError, OutputWrapper
 from django_dramatiq.management.commands import rundramatiq
 from dramatiq import cli
+
+from workers.fetch import WORKER_THREADS_ENV
 
 
 class Command(rundramatiq.Command):
@@ -56,4 +59,6 @@ class Command(rundramatiq.Command):
         ]
         if queues:
             argv += ["--queues", *queues]
+        # The worker processes size their HTTP connection pools by it (workers.fetch).
+        os.environ[WORKER_THREADS_ENV] = str(threads)
         sys.exit(cli.main(cli.make_argument_parser().parse_args(argv)))
