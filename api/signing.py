@@ -25,6 +25,9 @@ SALT = "signed-url"
 # Grants are stamped to the start of a 5-minute bucket, so the same resource read twice in that
 # window is byte-identical and its ETag holds (URLs then live MAX_AGE minus up to 5 min).
 BUCKET_S = 300
+# Grants are never issued ahead of the clock; one dated further ahead than the servers' clocks may
+# disagree is refused (it would otherwise live MAX_AGE past that future date).
+CLOCK_SKEW_S = 60
 
 SIG = re.compile(r"(?P<token>[0-9a-f]{32}):(?P<issued>[0-9A-Za-z]{1,10}):(?P<mac>[\w-]{1,100})")
 ROUTES = {
@@ -91,7 +94,10 @@ def signature_verify(token: str, object_id: Any, kind: str) -> Grant:
     grant = Grant(token_id=parts["token"], issued_at=signing.b62_decode(parts["issued"]))
     if not constant_time_compare(parts["mac"], _mac(object_id, kind, grant)):
         raise SignatureInvalid("This link is not valid.")
-    if time.time() >= grant.expires_at:
+    now = time.time()
+    if grant.issued_at > now + CLOCK_SKEW_S:
+        raise SignatureInvalid("This link is not valid.")
+    if now >= grant.expires_at:
         raise SignatureInvalid("This link has expired; fetch the resource again.")
     if not token_live_ids([grant.token_id]):
         raise SignatureInvalid("This link was revoked with the token that made it.")

@@ -9,12 +9,12 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.test import AsyncClient
+from django.test import AsyncClient, RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.models import ApiToken
-from api.signing import BUCKET_S
+from api.signing import BUCKET_S, CLOCK_SKEW_S, Grant, signed_url
 from api.tokens import token_create, token_revoke
 from generations.models import MediaState, Status
 from tests.api.sse import Reader
@@ -138,3 +138,23 @@ def test_a_link_made_by_one_token_survives_revoking_another(generation, issued, 
     before = resource(generation, issued.secret)
     token_revoke(token=other.token)
     assert APIClient().get(before["clips"][0]["audio_url"]).status_code == 200
+
+
+@pytest.mark.parametrize("ahead_s", [365 * 24 * 3600, BUCKET_S])
+def test_a_grant_dated_in_the_future_is_refused(generation, issued, ahead_s):
+    """A grant stamped now + 365 days (forged with the server's key) opened the audio for a
+    year past its lifetime: no grant is issued ahead of the clock, so none is accepted."""
+    clip = generation.clips.get()
+    grant = Grant(token_id=issued.token.pk.hex, issued_at=int(time.time()) + ahead_s)
+    request = RequestFactory().get("/")
+    response = APIClient().get(signed_url(request, clip.pk, "audio", grant))
+    assert response.status_code in (401, 403), response.status_code
+    genuine = resource(generation, issued.secret)["clips"][0]["audio_url"]
+    assert APIClient().get(genuine).status_code == 200
+
+
+def test_a_grant_a_little_ahead_is_clock_skew_and_accepted(generation, issued):
+    clip = generation.clips.get()
+    grant = Grant(token_id=issued.token.pk.hex, issued_at=int(time.time()) + CLOCK_SKEW_S // 2)
+    request = RequestFactory().get("/")
+    assert APIClient().get(signed_url(request, clip.pk, "audio", grant)).status_code == 200
