@@ -204,6 +204,7 @@ def _banner(chosen: ports.Ports, token: str | None, sandbox: bool) -> str:
         )
     lines += [
         f"  Swagger UI: {base}/api/docs/   Redoc: {base}/api/redoc/",
+        f"  Demo page: {base}/demo/" + ("  (fills in a demo token)" if token is not None else ""),
         *(
             ["  Demo user 'demo', API token (Authorize in Swagger UI):", "", f"  {token}", ""]
             if token is not None

@@ -115,3 +115,19 @@ def test_the_sandbox_reaches_uploads_on_its_own_web_port_unless_public_base_url_
 
     sandbox_public_url(environ, 8123)
     assert environ["PUBLIC_BASE_URL"] == expected
+
+
+@pytest.mark.parametrize("token", ["mg_demo", None], ids=["sandbox", "prod"])
+def test_the_banner_points_to_the_demo_page(monkeypatch, token):
+    """The README sends a newcomer to /demo/; the banner printed no such URL."""
+    from config.runstack import _banner
+
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    web = ports.listen("127.0.0.1", 0)
+    try:
+        chosen = ports.Ports(web=web, simulator=None)
+        port, text = chosen.web_port, _banner(chosen, token, sandbox=token is not None)
+    finally:
+        web.close()
+    assert f"  Demo page: http://127.0.0.1:{port}/demo/" in text
+    assert text.index("Demo page") < text.index("Ctrl-C stops everything.")
