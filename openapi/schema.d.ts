@@ -333,7 +333,7 @@ export interface paths {
         put?: never;
         /**
          * Make a persona from one of your clips
-         * @description The voice and style of one of your finished clips, kept under a name to sing new songs: `POST /generations` with `operation: persona_music` and its id. **202 Accepted** with the persona (`queued`) and its `Location`; workers take it to the music service, and it usually `succeeded` within seconds (follow it with `GET /personas/{id}`, or on the clip's generation's events stream: the clip's `jobs` carry its job, kind `persona`). Reserves `GET /me`'s `persona` price (1 credit), given back if the music service refuses (its reason in `error`, e.g. a clip older than 24 hours). Another user's clip is 404; an unfinished one 409. `Idempotency-Key` works as for generations.
+         * @description The voice and style of one of your finished clips, kept under a name to sing new songs: `POST /generations` with `operation: persona_music` and its id. **202 Accepted** with the persona (`queued`) and its `Location`; workers take it to the music service, and it usually `succeeded` within seconds (follow it with `GET /personas/{id}`, or on the clip's generation's events stream: the clip's `jobs` carry its job, kind `persona`). Reserves `GET /me`'s `persona` price (1 credit), given back if the music service refuses (its reason in `error`, e.g. a clip older than 24 hours). Another user's clip is 404; an unfinished one 409. `Idempotency-Key` works as for generations. Each call makes a new persona and is charged again, even from a clip that already has one (unlike WAV, stems and the timeline, which reuse the clip's job): keep the id and reuse it.
          */
         post: operations["createPersona"];
         delete?: never;

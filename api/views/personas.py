@@ -68,7 +68,9 @@ class PersonaListCreateView(ListAPIView):
         "carry its job, kind `persona`). Reserves `GET /me`'s `persona` price (1 credit), given "
         "back if the music service refuses (its reason in `error`, e.g. a clip older than 24 "
         "hours). Another user's clip is 404; an unfinished one 409. `Idempotency-Key` works as "
-        "for generations.",
+        "for generations. Each call makes a new persona and is charged again, even from a clip "
+        "that already has one (unlike WAV, stems and the timeline, which reuse the clip's job): "
+        "keep the id and reuse it.",
         request=PersonaCreateSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         examples=[
