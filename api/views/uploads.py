@@ -133,7 +133,7 @@ class UploadView(APIView):
         key = creates.idempotency_key(request)
         # request.data keeps every `file` part (and a plain field of that name); the serializer
         # would silently take the last.
-        uploads.upload_parts_check(file_parts=len(request.data.getlist("file")))
+        uploads.upload_parts_check(file_parts=_file_parts(request.data))
         serializer = UploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         file = serializer.validated_data["file"]
@@ -165,6 +165,11 @@ class UploadView(APIView):
             creates_left=creates_left,
             replayed=created.replayed,
         )
+
+
+def _file_parts(data) -> int:
+    """How many `file` values the form has; a request without a body parses to a plain dict."""
+    return len(data.getlist("file")) if hasattr(data, "getlist") else int("file" in data)
 
 
 def _stem(name: str) -> str:

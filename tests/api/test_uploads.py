@@ -232,6 +232,16 @@ def test_a_missing_file_is_a_400_naming_the_field(alice_client):
     assert "file" in response.json()["errors"]
 
 
+def test_a_post_without_a_body_is_a_400_naming_the_field(alice_client, settings, sent_messages):
+    """The attack's case: no body, no Content-Type (DRF parses it to a plain dict, which the
+    one-file check took for a form: 500)."""
+    response = alice_client.generic("POST", URL, HTTP_IDEMPOTENCY_KEY="k-empty-upload")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "file" in response.json()["errors"]
+    nothing_happened(settings, sent_messages)
+
+
 def test_over_your_credits_is_a_429_and_nothing_is_stored(alice_client, settings, sent_messages):
     settings.DEFAULT_PLAN = {**settings.DEFAULT_PLAN, "credits_per_period": 1}
     response = upload(alice_client, wav_bytes(8.0))
