@@ -65,3 +65,15 @@ class LabelField(StrictCharField):
         if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
+
+
+# Free text: anything but NUL (PostgreSQL cannot store it; DRF refuses it), as the schema says.
+# One character or more: a blank value is the other branch of the `oneOf` drf-spectacular makes
+# for an allow_blank field with a pattern, and "" must match exactly one branch.
+TEXT_PATTERN = r"^[^\u0000]+$"
+
+
+@extend_schema_field({"type": "string", "pattern": TEXT_PATTERN})
+class TextField(StrictCharField):
+    """A StrictCharField whose schema states that NUL is refused (a 400 the schema did not
+    explain was a schema-valid request rejected)."""

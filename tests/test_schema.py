@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 
 SCHEMA = Path(__file__).resolve().parent.parent / "openapi" / "schema.yaml"
@@ -67,3 +68,18 @@ def test_each_event_type_is_documented_as_a_schema_of_its_own():
         assert member["description"]
     clip_event = schemas[mapping["clip.succeeded"].rsplit("/", 1)[1]]
     assert "clip" in clip_event["required"]
+
+
+@pytest.mark.parametrize("field", ["description", "styles"])
+def test_a_personas_free_text_schema_refuses_nul_and_takes_blank_once(field):
+    """A fresh attack seed sent styles "\\u0000": valid to the schema, 400 from the API. The schema
+    now says NUL is refused, and "" still matches exactly one branch of its oneOf."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    prop = schema["components"]["schemas"]["PersonaCreateRequest"]["properties"][field]
+    validator = jsonschema.Draft202012Validator(prop)
+    assert not validator.is_valid("soul\u0000")
+    assert validator.is_valid("")
+    assert validator.is_valid("soul, neo-soul")

@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import LabelField, StrictCharField
+from api.fields import LabelField, TextField
 from api.serializers.base import ModelSerializer
 from api.serializers.jobs import PUBLIC_STATUSES, JobErrorSerializer, _StrictSerializer
 from generations.models import Persona, Status
@@ -22,13 +22,13 @@ class PersonaCreateSerializer(_StrictSerializer):
     name = LabelField(
         max_length=LIMITS["persona_name"], help_text="What to call it, e.g. 'Velvet'."
     )
-    description = StrictCharField(
+    description = TextField(
         max_length=LIMITS["persona_description"],
         required=False,
         allow_blank=True,
         help_text="The voice and style in words, e.g. 'a warm alto with a soft vibrato'.",
     )
-    styles = StrictCharField(
+    styles = TextField(
         max_length=LIMITS["persona_styles"],
         required=False,
         allow_blank=True,
