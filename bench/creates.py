@@ -29,8 +29,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import report
-from tests import pgcluster
+from bench import postgres, report
 from tests.stack import Stack
 
 CREATE_PATH = "/api/v1/generations"
@@ -185,16 +184,6 @@ def _tokens(stack: Stack, clients: int) -> list[str]:
     return json.loads(stack.manage("shell", "-c", script).strip().splitlines()[-1])
 
 
-def _database_url(stack_exit: ExitStack) -> tuple[str, str]:
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        return url, "DATABASE_URL's server"
-    if reason := pgcluster.unavailable_reason():
-        raise SystemExit(f"bench.creates needs PostgreSQL: set DATABASE_URL ({reason})")
-    cluster = stack_exit.enter_context(pgcluster.PgCluster(max_connections=100))
-    return cluster.url, "a throwaway PostgreSQL server"
-
-
 def run(*, clients: int, seconds: float, web_concurrency: int, pool_max: int, server: str) -> dict:
     env = {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -207,7 +196,7 @@ def run(*, clients: int, seconds: float, web_concurrency: int, pool_max: int, se
         "WEB_CONCURRENCY": str(web_concurrency),
     }
     with ExitStack() as resources:
-        database_url, where = _database_url(resources)
+        database_url, where = postgres.database_url(resources, "bench.creates")
         stack = resources.enter_context(
             Stack(
                 database_url=database_url,

@@ -42,9 +42,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import report
+from bench import postgres, report
 from bench.report import markdown_table, percentile, verdict
-from tests import pgcluster
 from tests.stack import PYTHON, ROOT, Stack
 
 POLL_MIN_S, POLL_MAX_S = 15.0, 25.0  # the vendor's recommended interval, as in production
@@ -252,16 +251,6 @@ PROFILE_MARKERS = {
 # --- the runs ---------------------------------------------------------------------------------
 
 
-def _database_url(resources: ExitStack) -> tuple[str, str]:
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        return url, "DATABASE_URL's server"
-    if reason := pgcluster.unavailable_reason():
-        raise SystemExit(f"bench.inflight needs PostgreSQL: set DATABASE_URL ({reason})")
-    cluster = resources.enter_context(pgcluster.PgCluster(max_connections=100))
-    return cluster.url, "a throwaway PostgreSQL server"
-
-
 def _counts(stack: Stack, username: str) -> dict[str, int]:
     rows = stack.query(
         "SELECT g.status, count(*) FROM generations_generation g"
@@ -371,7 +360,7 @@ def run(
     }
     result: dict = {"load_before": os.getloadavg()[0]}
     with ExitStack() as resources:
-        database_url, where = _database_url(resources)
+        database_url, where = postgres.database_url(resources, "bench.inflight")
         stack = resources.enter_context(
             Stack(
                 database_url=database_url,
